@@ -1,0 +1,160 @@
+//! Per-route plugin chains, compiled once when the configuration is loaded.
+
+use std::sync::Arc;
+
+use gatehouse_config::model::PluginSpec;
+
+use crate::builtin;
+use crate::{Flow, LogRecord, Phases, Plugin, RequestContext, Result};
+
+/// A plugin with its effective priority.
+#[derive(Clone)]
+struct Entry {
+    priority: i32,
+    plugin: Arc<dyn Plugin>,
+}
+
+/// The plugins of one route (global ones merged in), split by phase and sorted by priority.
+#[derive(Clone, Default)]
+pub struct Chain {
+    request: Vec<Arc<dyn Plugin>>,
+    access: Vec<Arc<dyn Plugin>>,
+    upstream_request: Vec<Arc<dyn Plugin>>,
+    response: Vec<Arc<dyn Plugin>>,
+    log: Vec<Arc<dyn Plugin>>,
+    names: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("plugins", &self.names).finish()
+    }
+}
+
+/// Global plugins built once, so routes that do not override them share one instance (and its state).
+pub type BuiltGlobals = Vec<(PluginSpec, Arc<dyn Plugin>)>;
+
+impl Chain {
+    /// Builds the global plugins once.
+    pub fn build_globals(global: &[PluginSpec]) -> Result<BuiltGlobals> {
+        global
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| Ok((s.clone(), builtin::build(&s.config)?)))
+            .collect()
+    }
+
+    /// The chain of global plugins alone (used before routing and for unrouted requests).
+    pub fn global(globals: &BuiltGlobals) -> Chain {
+        Chain::from_entries(
+            globals
+                .iter()
+                .map(|(spec, plugin)| Entry {
+                    priority: spec.priority.unwrap_or_else(|| plugin.priority()),
+                    plugin: plugin.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Compiles a route's chain: global plugins, replaced by a route plugin of the same name
+    /// (override) or removed by one with `enabled: false`, plus the route's own plugins.
+    pub fn compile(globals: &BuiltGlobals, route: &[PluginSpec]) -> Result<Chain> {
+        let mut entries = Vec::with_capacity(globals.len() + route.len());
+        for (spec, plugin) in globals {
+            let name = spec.config.name();
+            if route.iter().any(|r| r.config.name() == name) {
+                continue;
+            }
+            entries.push(Entry {
+                priority: spec.priority.unwrap_or_else(|| plugin.priority()),
+                plugin: plugin.clone(),
+            });
+        }
+        for spec in route.iter().filter(|s| s.enabled) {
+            let plugin = builtin::build(&spec.config)?;
+            entries.push(Entry {
+                priority: spec.priority.unwrap_or_else(|| plugin.priority()),
+                plugin,
+            });
+        }
+        Ok(Chain::from_entries(entries))
+    }
+
+    fn from_entries(mut entries: Vec<Entry>) -> Chain {
+        // Stable: equal priorities keep declaration order (globals first).
+        entries.sort_by_key(|e| std::cmp::Reverse(e.priority));
+        let pick = |phase: Phases| -> Vec<Arc<dyn Plugin>> {
+            entries
+                .iter()
+                .filter(|e| e.plugin.phases().contains(phase))
+                .map(|e| e.plugin.clone())
+                .collect()
+        };
+        Chain {
+            request: pick(Phases::REQUEST),
+            access: pick(Phases::ACCESS),
+            upstream_request: pick(Phases::UPSTREAM_REQUEST),
+            response: pick(Phases::RESPONSE),
+            log: pick(Phases::LOG),
+            names: entries.iter().map(|e| e.plugin.name()).collect(),
+        }
+    }
+
+    /// Plugin names in priority order.
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// Runs `on_request` hooks until one answers.
+    pub async fn on_request(&self, cx: &mut RequestContext, req: &mut http::request::Parts) -> Result<Flow> {
+        for p in &self.request {
+            if let Flow::Respond(r) = p.on_request(cx, req).await? {
+                cx.short_circuit.get_or_insert(p.name());
+                return Ok(Flow::Respond(r));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Runs `on_access` hooks until one answers.
+    pub async fn on_access(&self, cx: &mut RequestContext, req: &mut http::request::Parts) -> Result<Flow> {
+        for p in &self.access {
+            if let Flow::Respond(r) = p.on_access(cx, req).await? {
+                cx.short_circuit.get_or_insert(p.name());
+                return Ok(Flow::Respond(r));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Runs `on_upstream_request` hooks until one answers.
+    pub async fn on_upstream_request(
+        &self,
+        cx: &mut RequestContext,
+        req: &mut http::request::Parts,
+    ) -> Result<Flow> {
+        for p in &self.upstream_request {
+            if let Flow::Respond(r) = p.on_upstream_request(cx, req).await? {
+                cx.short_circuit.get_or_insert(p.name());
+                return Ok(Flow::Respond(r));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Runs every `on_response` hook.
+    pub async fn on_response(&self, cx: &mut RequestContext, resp: &mut http::response::Parts) -> Result<()> {
+        for p in &self.response {
+            p.on_response(cx, resp).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs every `on_log` hook.
+    pub fn on_log(&self, cx: &RequestContext, record: &LogRecord) {
+        for p in &self.log {
+            p.on_log(cx, record);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The per-request context shared by the data plane and the plugins.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// TLS facts of the client connection.
+#[derive(Debug, Clone, Default)]
+pub struct TlsInfo {
+    /// SNI the client sent.
+    pub server_name: Option<String>,
+    /// Negotiated ALPN protocol.
+    pub alpn: Option<Vec<u8>>,
+}
+
+/// State of one request as it passes the pipeline.
+#[derive(Debug)]
+pub struct RequestContext {
+    /// Request id (propagated from the client when well-formed, else generated).
+    pub request_id: String,
+    /// TCP peer address.
+    pub peer: SocketAddr,
+    /// Client IP after trusted-proxy rules (the peer unless it is a trusted proxy).
+    pub client_ip: IpAddr,
+    /// Scheme the client used (`http` or `https`).
+    pub scheme: &'static str,
+    /// TLS facts, when the connection is TLS.
+    pub tls: Option<TlsInfo>,
+    /// Name of the matched route, once routed.
+    pub route: Option<Arc<str>>,
+    /// Route path parameters (`/users/{id}` → `id`), once routed.
+    pub params: Vec<(String, String)>,
+    /// When the request head was received.
+    pub started: Instant,
+    /// Largest request body allowed; plugins may lower it in `on_access`.
+    pub max_body_bytes: u64,
+    /// Extra response headers plugins want on the final response (e.g. the request id echo).
+    pub response_headers: http::HeaderMap,
+    /// Why the request was answered early, when it was (for the access log).
+    pub short_circuit: Option<&'static str>,
+}
+
+impl RequestContext {
+    /// A context for a request from `peer` seen as `client_ip`.
+    pub fn new(request_id: String, peer: SocketAddr, client_ip: IpAddr, scheme: &'static str) -> Self {
+        RequestContext {
+            request_id,
+            peer,
+            client_ip,
+            scheme,
+            tls: None,
+            route: None,
+            params: Vec::new(),
+            started: Instant::now(),
+            max_body_bytes: u64::MAX,
+            response_headers: http::HeaderMap::new(),
+            short_circuit: None,
+        }
+    }
+}
+
+/// What the access log and `on_log` hooks see of a finished request.
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    /// Method.
+    pub method: http::Method,
+    /// Normalized path (without query).
+    pub path: String,
+    /// Final status sent to the client.
+    pub status: http::StatusCode,
+    /// Upstream target that answered, if any.
+    pub upstream_target: Option<String>,
+    /// Total time until the response head was sent.
+    pub latency: Duration,
+    /// Time spent waiting for the upstream's response head.
+    pub upstream_latency: Option<Duration>,
+}

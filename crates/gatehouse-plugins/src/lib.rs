@@ -1,0 +1,18 @@
+//! The Gatehouse plugin pipeline and the built-in plugins.
+//!
+//! A [`Plugin`] has one hook per phase of a request's life, each a documented no-op by default.
+//! Chains are compiled per route when the configuration is loaded ([`Chain::compile`]); the data plane
+//! runs them in order and stops at the first [`Flow::Respond`] or error. The data plane never knows a
+//! plugin by name: it only sees chains.
+
+mod chain;
+mod context;
+mod error;
+mod plugin;
+
+pub mod builtin;
+
+pub use chain::Chain;
+pub use context::{LogRecord, RequestContext, TlsInfo};
+pub use error::{Error, Result};
+pub use plugin::{Flow, LocalResponse, Phases, Plugin};
