@@ -1,1 +1,24 @@
-//! placeholder
+//! The Gatehouse data plane: listeners, TLS, the pipeline driver, proxying, the runtime snapshot
+//! and reload.
+//!
+//! ```text
+//! client → listener (TCP/TLS, HTTP/1.1, HTTP/2) → normalize path → on_request (global plugins)
+//!        → router → on_access → pick target → on_upstream_request → upstream
+//!        → on_response → client → on_log
+//! ```
+
+mod body;
+mod error;
+mod gateway;
+mod listener;
+mod proxy;
+mod snapshot;
+mod tls;
+
+pub mod echo;
+pub mod forwarding;
+pub mod reload;
+
+pub use error::{Error, Source};
+pub use gateway::Gateway;
+pub use snapshot::Snapshot;

@@ -1,0 +1,179 @@
+//! Proxy header semantics: hop-by-hop removal, `X-Forwarded-*`, `Via`, client IP.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use ipnet::IpNet;
+
+/// `X-Forwarded-For`.
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`.
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`.
+pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `X-Request-ID`.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Hop-by-hop headers of RFC 9110 §7.6.1 (plus the non-standard `Keep-Alive`/`Proxy-Connection`).
+fn hop_by_hop() -> [&'static HeaderName; 9] {
+    [
+        &header::CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::TRANSFER_ENCODING,
+        &header::TE,
+        &header::TRAILER,
+        &header::UPGRADE,
+        &header::PROXY_AUTHENTICATE,
+        &header::PROXY_AUTHORIZATION,
+    ]
+}
+
+/// Removes hop-by-hop headers, including every header named in `Connection`.
+///
+/// `keep_te_trailers` keeps `TE: trailers` (needed end to end by gRPC); `keep_upgrade` keeps
+/// `Connection: upgrade` + `Upgrade` for a WebSocket handshake.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_te_trailers: bool, keep_upgrade: bool) {
+    let mut named: Vec<HeaderName> = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',') {
+            let token = token.trim();
+            if keep_upgrade && token.eq_ignore_ascii_case("upgrade") {
+                continue;
+            }
+            if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                named.push(name);
+            }
+        }
+    }
+    for name in named {
+        headers.remove(name);
+    }
+    let te_trailers = keep_te_trailers
+        && headers
+            .get_all(header::TE)
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
+    for name in hop_by_hop() {
+        if keep_upgrade && (name == header::CONNECTION || name == header::UPGRADE) {
+            continue;
+        }
+        headers.remove(name);
+    }
+    if keep_upgrade && headers.contains_key(header::UPGRADE) {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    if te_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+}
+
+/// Whether `ip` is one of the trusted proxies.
+pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    let ip = canonical(ip);
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
+/// IPv4-mapped IPv6 addresses as IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The client's IP: the peer, unless the peer is a trusted proxy, in which case the right-most
+/// address of `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = canonical(peer);
+    if !is_trusted(peer, trusted) {
+        return peer;
+    }
+    let mut client = peer;
+    for value in headers.get_all(&X_FORWARDED_FOR).iter().rev() {
+        let Ok(value) = value.to_str() else { return client };
+        for hop in value.rsplit(',') {
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else { return client };
+            client = canonical(ip);
+            if !is_trusted(client, trusted) {
+                return client;
+            }
+        }
+    }
+    client
+}
+
+/// Sets `X-Forwarded-For/Proto/Host` for the upstream request.
+///
+/// From a trusted proxy the client-sent values are kept and the peer is appended to
+/// `X-Forwarded-For`; from anyone else client-sent values are replaced.
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    trusted_peer: bool,
+    scheme: &'static str,
+    host: Option<&HeaderValue>,
+) {
+    let peer = canonical(peer);
+    let peer_text = peer.to_string();
+    if trusted_peer {
+        let mut chain = String::new();
+        for v in headers.get_all(&X_FORWARDED_FOR) {
+            if let Ok(v) = v.to_str() {
+                if !chain.is_empty() {
+                    chain.push_str(", ");
+                }
+                chain.push_str(v);
+            }
+        }
+        if !chain.is_empty() {
+            chain.push_str(", ");
+        }
+        chain.push_str(&peer_text);
+        if let Ok(v) = HeaderValue::from_str(&chain) {
+            headers.insert(&X_FORWARDED_FOR, v);
+        }
+    } else if let Ok(v) = HeaderValue::from_str(&peer_text) {
+        headers.insert(&X_FORWARDED_FOR, v);
+        headers.remove(&X_FORWARDED_PROTO);
+        headers.remove(&X_FORWARDED_HOST);
+        headers.remove(header::FORWARDED);
+    }
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(scheme));
+    }
+    if !headers.contains_key(&X_FORWARDED_HOST) {
+        if let Some(host) = host {
+            headers.insert(&X_FORWARDED_HOST, host.clone());
+        }
+    }
+}
+
+/// Appends our `Via` entry (`1.1 gatehouse`) to any existing one.
+pub fn append_via(headers: &mut HeaderMap, version: http::Version, pseudonym: &str) {
+    let proto = match version {
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("{proto} {pseudonym}")) {
+        headers.append(header::VIA, v);
+    }
+}
+
+/// Whether a request asks for a protocol upgrade (WebSocket) on HTTP/1.1.
+pub fn wants_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers.get_all(header::CONNECTION).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+                .unwrap_or(false)
+        })
+}
+
+#[cfg(test)]
+mod tests;

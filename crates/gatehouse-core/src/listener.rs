@@ -1,0 +1,218 @@
+//! Listeners: accept loops, connection limits, TLS handshakes, HTTP/1.1 + HTTP/2 connections,
+//! idle keep-alive timeouts and graceful draining.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use gatehouse_config::model::Listener;
+use gatehouse_plugins::TlsInfo;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+
+use crate::Error;
+use crate::gateway::Shared;
+use crate::proxy;
+
+/// Everything a connection needs from its listener.
+pub(crate) struct ListenerCtx {
+    pub(crate) name: Arc<str>,
+    pub(crate) scheme: &'static str,
+    pub(crate) max_body_bytes: u64,
+    pub(crate) shared: Arc<Shared>,
+    tls: Option<(TlsAcceptor, Duration)>,
+    builder: auto::Builder<TokioExecutor>,
+    idle_timeout: Duration,
+    max_connections: Arc<Semaphore>,
+}
+
+/// Per-connection facts and activity, shared with the request handler.
+pub(crate) struct ConnCtx {
+    pub(crate) listener: Arc<ListenerCtx>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) tls: Option<TlsInfo>,
+    pub(crate) activity: Arc<Activity>,
+}
+
+/// Requests in flight on a connection and when it last did something.
+#[derive(Default)]
+pub(crate) struct Activity {
+    in_flight: AtomicUsize,
+    last_active_ms: AtomicU64,
+    base: Option<Instant>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity { base: Some(Instant::now()), ..Default::default() }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.base.map(|b| b.elapsed().as_millis() as u64).unwrap_or(0)
+    }
+
+    /// A request started on this connection.
+    pub(crate) fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A request finished on this connection.
+    pub(crate) fn end(&self) {
+        self.last_active_ms.store(self.now_ms(), Ordering::Release);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let last = self.last_active_ms.load(Ordering::Acquire);
+        Some(Duration::from_millis(self.now_ms().saturating_sub(last)))
+    }
+}
+
+/// A bound listener, ready to serve.
+pub(crate) struct Bound {
+    pub(crate) tcp: TcpListener,
+    pub(crate) ctx: Arc<ListenerCtx>,
+}
+
+/// Binds a listener and prepares its connection settings.
+pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bound, Error> {
+    let fail = |message: String| Error::Listener { name: listener.name.clone(), message };
+    let tls = match &listener.tls {
+        Some(tls) => Some((
+            TlsAcceptor::from(crate::tls::server_config(&listener.name, tls)?),
+            listener.limits.tls_handshake_timeout,
+        )),
+        None => None,
+    };
+    let tcp = TcpListener::bind(listener.address)
+        .await
+        .map_err(|e| fail(format!("cannot bind {}: {e}", listener.address)))?;
+    let limits = &listener.limits;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_concurrent_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    let ctx = Arc::new(ListenerCtx {
+        name: Arc::from(listener.name.as_str()),
+        scheme: if tls.is_some() { "https" } else { "http" },
+        max_body_bytes: limits.max_body_bytes,
+        shared,
+        tls,
+        builder,
+        idle_timeout: limits.idle_timeout,
+        max_connections: Arc::new(Semaphore::new(limits.max_connections)),
+    });
+    Ok(Bound { tcp, ctx })
+}
+
+/// Accepts connections until `shutdown` flips; each connection holds a clone of `drain` so that
+/// the gateway can wait for all of them to finish.
+pub(crate) async fn accept_loop(bound: Bound, mut shutdown: watch::Receiver<bool>, drain: mpsc::Sender<()>) {
+    let Bound { tcp, ctx } = bound;
+    loop {
+        let permit = tokio::select! {
+            permit = ctx.max_connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = tcp.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(listener = %ctx.name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        let drain = drain.clone();
+        tokio::spawn(async move {
+            serve_tcp(stream, peer, ctx, shutdown).await;
+            drop(permit);
+            drop(drain);
+        });
+    }
+}
+
+async fn serve_tcp(stream: TcpStream, peer: SocketAddr, ctx: Arc<ListenerCtx>, shutdown: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    match &ctx.tls {
+        None => serve_io(stream, peer, None, ctx, shutdown).await,
+        Some((acceptor, handshake_timeout)) => {
+            let tls_stream = match tokio::time::timeout(*handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(listener = %ctx.name, %peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(listener = %ctx.name, %peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let (_, session) = tls_stream.get_ref();
+            let info = TlsInfo {
+                server_name: session.server_name().map(str::to_owned),
+                alpn: session.alpn_protocol().map(<[u8]>::to_vec),
+            };
+            serve_io(tls_stream, peer, Some(info), ctx, shutdown).await
+        }
+    }
+}
+
+async fn serve_io<I>(io: I, peer: SocketAddr, tls: Option<TlsInfo>, ctx: Arc<ListenerCtx>, mut shutdown: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Arc::new(Activity::new());
+    let conn_ctx = Arc::new(ConnCtx { listener: ctx.clone(), peer, tls, activity: activity.clone() });
+    let service = service_fn(move |req| proxy::handle(req, conn_ctx.clone()));
+    let conn = ctx.builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let idle = ctx.idle_timeout;
+    let mut tick = tokio::time::interval(idle.min(Duration::from_secs(1)).max(Duration::from_millis(50)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(listener = %ctx.name, %peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = shutdown.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = tick.tick(), if !closing => {
+                if activity.idle_for().is_some_and(|d| d >= idle) {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}

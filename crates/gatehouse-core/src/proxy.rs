@@ -1,0 +1,286 @@
+//! The pipeline driver: one function takes a client request through every phase to the upstream
+//! and back.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gatehouse_plugins::{Chain, Flow, LogRecord, RequestContext};
+use gatehouse_router::{RouteRequest, host_of, normalize_path};
+use gatehouse_upstream::{ProxyBody, Selected};
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use crate::Error;
+use crate::body::{DoneBody, LimitedBody, OnDone, boxed, full};
+use crate::forwarding::{self, X_REQUEST_ID};
+use crate::listener::{Activity, ConnCtx};
+use crate::snapshot::Snapshot;
+
+/// The body of every response the gateway sends.
+pub type ResponseBody = DoneBody<Finish>;
+
+/// What the log phase needs once a response is over.
+pub struct Finish {
+    chain: Arc<Chain>,
+    cx: RequestContext,
+    record: LogRecord,
+    activity: Arc<Activity>,
+    _target: Option<Selected>,
+}
+
+impl OnDone for Finish {
+    fn done(&mut self) {
+        self.chain.on_log(&self.cx, &self.record);
+        let r = &self.record;
+        tracing::debug!(
+            target: "gatehouse::access",
+            request_id = %self.cx.request_id,
+            client = %self.cx.client_ip,
+            method = %r.method,
+            path = %r.path,
+            status = r.status.as_u16(),
+            route = self.cx.route.as_deref().unwrap_or("-"),
+            upstream = r.upstream_target.as_deref().unwrap_or("-"),
+            latency_us = r.latency.as_micros() as u64,
+            "request"
+        );
+        self.activity.end();
+    }
+}
+
+/// A response on its way back, with the target that produced it (kept in flight until the body ends).
+struct Proxied {
+    response: Response<ProxyBody>,
+    target: Option<Selected>,
+    upstream_latency: Option<Duration>,
+}
+
+impl Proxied {
+    fn local(response: http::Response<Bytes>) -> Proxied {
+        Proxied { response: response.map(full), target: None, upstream_latency: None }
+    }
+}
+
+/// Handles one client request.
+pub(crate) async fn handle(
+    mut req: Request<Incoming>,
+    conn: Arc<ConnCtx>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    conn.activity.begin();
+    let snapshot = conn.listener.shared.snapshot.load_full();
+    let on_upgrade = (req.version() == Version::HTTP_11 && forwarding::wants_upgrade(req.headers()))
+        .then(|| hyper::upgrade::on(&mut req));
+    let (parts, body) = req.into_parts();
+    let trusted = &snapshot.config.server.trusted_proxies;
+    let client_ip = forwarding::client_ip(conn.peer.ip(), &parts.headers, trusted);
+    let request_id = incoming_request_id(&parts.headers).unwrap_or_else(generate_request_id);
+    let mut cx = RequestContext::new(request_id, conn.peer, client_ip, conn.listener.scheme);
+    cx.tls = conn.tls.clone();
+    cx.max_body_bytes = conn.listener.max_body_bytes;
+    let method = parts.method.clone();
+    let mut path = String::new();
+
+    let (chain, outcome) = pipeline(&snapshot, &conn, &mut cx, parts, body, on_upgrade, &mut path).await;
+    let Proxied { response, target, upstream_latency } = outcome.unwrap_or_else(|e| {
+        log_error(&cx, &e);
+        cx.short_circuit.get_or_insert(error_reason(&e));
+        Proxied::local(e.to_response(&cx.request_id))
+    });
+
+    let (mut head, body) = response.into_parts();
+    for (name, value) in cx.response_headers.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
+        head.headers.append(name, value);
+    }
+    if let Err(e) = chain.on_response(&mut cx, &mut head).await {
+        log_error(&cx, &Error::Plugin(e));
+    }
+    let record = LogRecord {
+        method,
+        path,
+        status: head.status,
+        upstream_target: target.as_ref().map(|t| t.address().to_owned()),
+        latency: cx.started.elapsed(),
+        upstream_latency,
+    };
+    let finish = Finish { chain, cx, record, activity: conn.activity.clone(), _target: target };
+    Ok(Response::from_parts(head, DoneBody::new(body, finish)))
+}
+
+/// Every phase up to the response head. Returns the chain whose response and log phases apply.
+async fn pipeline(
+    snapshot: &Snapshot,
+    conn: &ConnCtx,
+    cx: &mut RequestContext,
+    mut parts: http::request::Parts,
+    body: Incoming,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    log_path: &mut String,
+) -> (Arc<Chain>, Result<Proxied, Error>) {
+    let global = snapshot.global.clone();
+    if parts.headers.contains_key(header::CONTENT_LENGTH) && parts.headers.contains_key(header::TRANSFER_ENCODING) {
+        return (global, Err(Error::BadRequest("both Content-Length and Transfer-Encoding")));
+    }
+    let path = match normalize_path(parts.uri.path()) {
+        Ok(p) => p.into_owned(),
+        Err(_) => {
+            parts.uri.path().clone_into(log_path);
+            return (global, Err(Error::BadRequest("invalid request path")));
+        }
+    };
+    log_path.clone_from(&path);
+    match global.on_request(cx, &mut parts).await {
+        Ok(Flow::Continue) => {}
+        Ok(Flow::Respond(r)) => return (global, Ok(Proxied::local(r))),
+        Err(e) => return (global, Err(e.into())),
+    }
+    let host_header = parts.headers.get(header::HOST).cloned();
+    let host = parts
+        .uri
+        .host()
+        .map(host_of)
+        .or_else(|| host_header.as_ref().and_then(|h| h.to_str().ok()).map(host_of));
+    let matched = snapshot.routes.find(&RouteRequest {
+        host: host.as_deref(),
+        path: &path,
+        method: &parts.method,
+        headers: &parts.headers,
+        query: parts.uri.query(),
+    });
+    let Some(matched) = matched else { return (global, Err(Error::NoRoute)) };
+    let entry = &snapshot.entries[matched.index];
+    cx.route = Some(entry.name.clone());
+    cx.params = matched.params;
+    let chain = entry.chain.clone();
+    let result = forward(snapshot, conn, cx, parts, body, on_upgrade, entry, &chain, matched.upstream_path, host_header).await;
+    (chain, result)
+}
+
+/// From the access phase to the upstream's response head.
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    snapshot: &Snapshot,
+    conn: &ConnCtx,
+    cx: &mut RequestContext,
+    mut parts: http::request::Parts,
+    body: Incoming,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    entry: &crate::snapshot::RouteEntry,
+    chain: &Chain,
+    upstream_path: String,
+    host_header: Option<HeaderValue>,
+) -> Result<Proxied, Error> {
+    if let Flow::Respond(r) = chain.on_access(cx, &mut parts).await? {
+        return Ok(Proxied::local(r));
+    }
+    let limit = cx.max_body_bytes.min(conn.listener.max_body_bytes);
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(Error::BodyTooLarge);
+    }
+    let target = entry.cluster.select(&parts, cx.client_ip).ok_or(Error::NoHealthyTarget)?;
+
+    let upgrade = on_upgrade.is_some();
+    let trusted_peer = forwarding::is_trusted(conn.peer.ip(), &snapshot.config.server.trusted_proxies);
+    forwarding::strip_hop_by_hop(&mut parts.headers, true, upgrade);
+    let authority_host = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    let client_host = host_header.or(authority_host);
+    forwarding::set_forwarded(&mut parts.headers, conn.peer.ip(), trusted_peer, cx.scheme, client_host.as_ref());
+    if let Ok(id) = HeaderValue::from_str(&cx.request_id) {
+        parts.headers.insert(&X_REQUEST_ID, id);
+    }
+    forwarding::append_via(&mut parts.headers, parts.version, &snapshot.via);
+    let host = if entry.preserve_host { client_host } else { HeaderValue::from_str(target.address()).ok() };
+    if let Some(host) = host {
+        parts.headers.insert(header::HOST, host);
+    }
+    let path_and_query = match parts.uri.query() {
+        Some(q) => format!("{upstream_path}?{q}"),
+        None => upstream_path,
+    };
+    parts.uri = Uri::try_from(path_and_query).map_err(|_| Error::BadRequest("invalid request target"))?;
+    parts.version = match entry.cluster.config().protocol {
+        gatehouse_config::model::UpstreamProtocol::Http1 => Version::HTTP_11,
+        gatehouse_config::model::UpstreamProtocol::Http2 => Version::HTTP_2,
+    };
+    parts.extensions = http::Extensions::new();
+    if let Flow::Respond(r) = chain.on_upstream_request(cx, &mut parts).await? {
+        return Ok(Proxied::local(r));
+    }
+
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let body = boxed(LimitedBody::new(body, limit, exceeded.clone()));
+    let sent = Instant::now();
+    let result = entry.cluster.send(&target, Request::from_parts(parts, body)).await;
+    let upstream_latency = Some(sent.elapsed());
+    let mut response = match result {
+        Ok(r) => r,
+        Err(_) if exceeded.load(Ordering::Acquire) => return Err(Error::BodyTooLarge),
+        Err(e) if e.is_timeout() => return Err(Error::UpstreamTimeout),
+        Err(e) => return Err(Error::Upstream(e)),
+    };
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(downstream) = on_upgrade {
+            let upstream = hyper::upgrade::on(&mut response);
+            tokio::spawn(tunnel(downstream, upstream, cx.request_id.clone()));
+        }
+    } else {
+        forwarding::strip_hop_by_hop(response.headers_mut(), false, false);
+    }
+    forwarding::append_via(response.headers_mut(), response.version(), &snapshot.via);
+    Ok(Proxied { response: response.map(boxed), target: Some(target), upstream_latency })
+}
+
+/// Copies bytes both ways between an upgraded client and upstream connection.
+async fn tunnel(downstream: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade, request_id: String) {
+    match tokio::try_join!(downstream, upstream) {
+        Ok((down, up)) => {
+            let mut down = TokioIo::new(down);
+            let mut up = TokioIo::new(up);
+            if let Err(e) = tokio::io::copy_bidirectional(&mut down, &mut up).await {
+                tracing::debug!(%request_id, error = %e, "upgraded connection ended with an error");
+            }
+        }
+        Err(e) => tracing::debug!(%request_id, error = %e, "upgrade failed"),
+    }
+}
+
+fn log_error(cx: &RequestContext, e: &Error) {
+    use crate::error::Source;
+    match e.source_kind() {
+        Source::Downstream => tracing::debug!(request_id = %cx.request_id, error = %e, "request refused"),
+        Source::Upstream => tracing::warn!(request_id = %cx.request_id, route = cx.route.as_deref().unwrap_or("-"), error = %e, "upstream error"),
+        Source::Internal => tracing::error!(request_id = %cx.request_id, error = %e, "internal error"),
+    }
+}
+
+fn error_reason(e: &Error) -> &'static str {
+    match e {
+        Error::BadRequest(_) => "bad_request",
+        Error::NoRoute => "no_route",
+        Error::BodyTooLarge => "body_too_large",
+        Error::NoHealthyTarget => "no_healthy_target",
+        Error::Upstream(_) => "upstream_error",
+        Error::UpstreamTimeout => "upstream_timeout",
+        Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => "internal_error",
+    }
+}
+
+/// A client-sent `X-Request-ID` when well-formed: 1–200 visible ASCII characters.
+fn incoming_request_id(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(&X_REQUEST_ID)?.as_bytes();
+    let ok = !value.is_empty() && value.len() <= 200 && value.iter().all(|b| (0x21..=0x7e).contains(b));
+    ok.then(|| String::from_utf8_lossy(value).into_owned())
+}
+
+fn generate_request_id() -> String {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid().hyphenated().to_string()
+}

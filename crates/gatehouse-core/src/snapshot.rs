@@ -1,0 +1,87 @@
+//! The runtime snapshot: everything a request needs, built once per configuration and swapped
+//! atomically on reload.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use gatehouse_config::Config;
+use gatehouse_plugins::Chain;
+use gatehouse_router::RouteTable;
+use gatehouse_upstream::Cluster;
+
+use crate::Error;
+
+/// A compiled route.
+pub(crate) struct RouteEntry {
+    pub(crate) name: Arc<str>,
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) chain: Arc<Chain>,
+    pub(crate) preserve_host: bool,
+}
+
+/// An immutable, compiled configuration.
+pub struct Snapshot {
+    /// The configuration it was built from.
+    pub config: Arc<Config>,
+    /// Monotonic version, 1 for the first configuration.
+    pub version: u64,
+    /// When it was built.
+    pub loaded_at: SystemTime,
+    pub(crate) routes: RouteTable,
+    pub(crate) entries: Vec<RouteEntry>,
+    pub(crate) global: Arc<Chain>,
+    pub(crate) clusters: HashMap<String, Arc<Cluster>>,
+    pub(crate) via: String,
+}
+
+impl Snapshot {
+    /// Compiles `config`. Clusters whose settings did not change are taken over from `previous`
+    /// with their pooled connections and health state.
+    pub fn build(config: Config, previous: Option<&Snapshot>, version: u64) -> Result<Snapshot, Error> {
+        let mut clusters = HashMap::with_capacity(config.upstreams.len());
+        for upstream in &config.upstreams {
+            let reused = previous
+                .and_then(|p| p.clusters.get(&upstream.name))
+                .filter(|c| c.config() == upstream)
+                .cloned();
+            let cluster = match reused {
+                Some(c) => c,
+                None => Cluster::new(upstream)
+                    .map_err(|e| Error::Build(format!("upstream `{}`: {e}", upstream.name)))?,
+            };
+            clusters.insert(upstream.name.clone(), cluster);
+        }
+        let routes = RouteTable::build(&config.routes).map_err(|e| Error::Build(format!("routes: {e}")))?;
+        let globals = Chain::build_globals(&config.plugins)?;
+        let global = Arc::new(Chain::global(&globals));
+        let mut entries = Vec::with_capacity(config.routes.len());
+        for route in &config.routes {
+            let cluster = clusters
+                .get(&route.upstream)
+                .cloned()
+                .ok_or_else(|| Error::Build(format!("route `{}`: unknown upstream", route.name)))?;
+            entries.push(RouteEntry {
+                name: Arc::from(route.name.as_str()),
+                cluster,
+                chain: Arc::new(Chain::compile(&globals, &route.plugins)?),
+                preserve_host: route.preserve_host,
+            });
+        }
+        Ok(Snapshot {
+            via: config.server.via.clone(),
+            config: Arc::new(config),
+            version,
+            loaded_at: SystemTime::now(),
+            routes,
+            entries,
+            global,
+            clusters,
+        })
+    }
+
+    /// The upstream clusters by name.
+    pub fn clusters(&self) -> impl Iterator<Item = (&str, &Arc<Cluster>)> {
+        self.clusters.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}

@@ -1,0 +1,35 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Gatehouse, an API gateway.
+#[derive(Debug, clap::Parser)]
+#[command(name = "gatehouse", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Run {
+        /// Configuration file or directory of `*.yaml` files.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Also serve the built-in echo upstream (answers with the request as JSON) on this address.
+        #[arg(long, value_name = "ADDR")]
+        echo: Option<SocketAddr>,
+    },
+    /// Check a configuration: lists every error with file, line and column; exit 1 on any.
+    Validate {
+        /// Configuration file or directory.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Print the version.
+    Version,
+}
