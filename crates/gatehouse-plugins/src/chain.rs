@@ -27,7 +27,9 @@ pub struct Chain {
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Chain").field("plugins", &self.names).finish()
+        f.debug_struct("Chain")
+            .field("plugins", &self.names)
+            .finish()
     }
 }
 
@@ -107,7 +109,11 @@ impl Chain {
     }
 
     /// Runs `on_request` hooks until one answers.
-    pub async fn on_request(&self, cx: &mut RequestContext, req: &mut http::request::Parts) -> Result<Flow> {
+    pub async fn on_request(
+        &self,
+        cx: &mut RequestContext,
+        req: &mut http::request::Parts,
+    ) -> Result<Flow> {
         for p in &self.request {
             if let Flow::Respond(r) = p.on_request(cx, req).await? {
                 cx.short_circuit.get_or_insert(p.name());
@@ -118,7 +124,11 @@ impl Chain {
     }
 
     /// Runs `on_access` hooks until one answers.
-    pub async fn on_access(&self, cx: &mut RequestContext, req: &mut http::request::Parts) -> Result<Flow> {
+    pub async fn on_access(
+        &self,
+        cx: &mut RequestContext,
+        req: &mut http::request::Parts,
+    ) -> Result<Flow> {
         for p in &self.access {
             if let Flow::Respond(r) = p.on_access(cx, req).await? {
                 cx.short_circuit.get_or_insert(p.name());
@@ -144,7 +154,11 @@ impl Chain {
     }
 
     /// Runs every `on_response` hook.
-    pub async fn on_response(&self, cx: &mut RequestContext, resp: &mut http::response::Parts) -> Result<()> {
+    pub async fn on_response(
+        &self,
+        cx: &mut RequestContext,
+        resp: &mut http::response::Parts,
+    ) -> Result<()> {
         for p in &self.response {
             p.on_response(cx, resp).await?;
         }

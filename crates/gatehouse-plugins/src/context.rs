@@ -38,11 +38,19 @@ pub struct RequestContext {
     pub response_headers: http::HeaderMap,
     /// Why the request was answered early, when it was (for the access log).
     pub short_circuit: Option<&'static str>,
+    /// Per-request plugin state, keyed by type (e.g. what `cors` saw in `on_access` and needs again
+    /// in `on_response`). Each plugin uses its own private types. Starts empty.
+    pub extensions: http::Extensions,
 }
 
 impl RequestContext {
     /// A context for a request from `peer` seen as `client_ip`.
-    pub fn new(request_id: String, peer: SocketAddr, client_ip: IpAddr, scheme: &'static str) -> Self {
+    pub fn new(
+        request_id: String,
+        peer: SocketAddr,
+        client_ip: IpAddr,
+        scheme: &'static str,
+    ) -> Self {
         RequestContext {
             request_id,
             peer,
@@ -55,6 +63,7 @@ impl RequestContext {
             max_body_bytes: u64::MAX,
             response_headers: http::HeaderMap::new(),
             short_circuit: None,
+            extensions: http::Extensions::new(),
         }
     }
 }

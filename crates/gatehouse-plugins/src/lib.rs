@@ -11,8 +11,10 @@ mod error;
 mod plugin;
 
 pub mod builtin;
+pub mod problem;
 
 pub use chain::Chain;
 pub use context::{LogRecord, RequestContext, TlsInfo};
 pub use error::{Error, Result};
 pub use plugin::{Flow, LocalResponse, Phases, Plugin};
+pub use problem::problem_response;

@@ -93,7 +93,11 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// The response head about to be sent to the client, whether it came from the upstream, a
     /// plugin, or an error. Default: nothing.
-    async fn on_response(&self, _cx: &mut RequestContext, _resp: &mut response::Parts) -> Result<()> {
+    async fn on_response(
+        &self,
+        _cx: &mut RequestContext,
+        _resp: &mut response::Parts,
+    ) -> Result<()> {
         Ok(())
     }
 
