@@ -1,0 +1,341 @@
+//! The cluster: targets, balancer, pooled client and health, as the data plane uses them.
+
+mod target;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use gatehouse_config::model::{Balance, Upstream, UpstreamProtocol};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use tokio::task::AbortHandle;
+
+use crate::balance::{self, Balancer, TargetSet};
+use crate::client::{self, HttpClient};
+use crate::health::active::Checker;
+use crate::{Error, ProxyBody};
+
+pub(crate) use target::TargetState;
+
+/// An upstream cluster: its targets, balancing policy, connection pool and health state.
+///
+/// Built once per configured upstream and shared behind an `Arc`; all methods take `&self`.
+/// Dropping the last `Arc` stops the active health checker.
+pub struct Cluster {
+    config: Upstream,
+    targets: Arc<[Arc<TargetState>]>,
+    balancer: Box<dyn Balancer>,
+    client: HttpClient,
+    scheme: Scheme,
+    checker: Option<AbortHandle>,
+}
+
+/// A picked target, counted in flight until this guard is dropped.
+///
+/// Keep it alive until the response body has been fully sent to the client, so that
+/// least-request balancing sees the real load.
+pub struct Selected {
+    index: usize,
+    target: Arc<TargetState>,
+}
+
+/// One target's state, for `/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetStatus {
+    /// The target's `host:port`.
+    pub address: String,
+    /// Its configured weight.
+    pub weight: u32,
+    /// Healthy according to active checks (always true when checks are off).
+    pub healthy: bool,
+    /// Currently ejected by passive health.
+    pub ejected: bool,
+    /// Requests in flight (selected and not yet finished).
+    pub in_flight: u64,
+}
+
+impl Cluster {
+    /// Builds the cluster and, when `health_check` is set, spawns its active health-check task on
+    /// the current tokio runtime (stopped when the cluster is dropped).
+    ///
+    /// Fails on an invalid target address, an unreadable or empty CA file, an invalid TLS server
+    /// name, or when health checks are on and there is no tokio runtime.
+    pub fn new(cfg: &Upstream) -> Result<Arc<Cluster>, Error> {
+        let targets = cfg
+            .targets
+            .iter()
+            .map(|t| {
+                let authority = Authority::try_from(t.address.as_str()).map_err(|e| {
+                    Error::build(&cfg.name, format!("invalid target {:?}: {e}", t.address))
+                })?;
+                Ok(Arc::new(TargetState::new(
+                    t.address.clone(),
+                    authority,
+                    t.weight.max(1),
+                )))
+            })
+            .collect::<Result<Arc<[_]>, Error>>()?;
+        let client = client::build(cfg)?;
+        let scheme = if cfg.tls.is_some() {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        };
+        let checker = match &cfg.health_check {
+            None => None,
+            Some(check) => {
+                let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+                    Error::build(&cfg.name, "health checks need a running tokio runtime")
+                })?;
+                let checker = Checker {
+                    cluster: cfg.name.clone(),
+                    check: check.clone(),
+                    targets: targets.clone(),
+                    client: client.clone(),
+                    scheme: scheme.clone(),
+                    protocol: cfg.protocol,
+                };
+                Some(checker.spawn(&runtime))
+            }
+        };
+        Ok(Arc::new(Cluster {
+            config: cfg.clone(),
+            balancer: balance::build(&cfg.balance, &cfg.targets),
+            targets,
+            client,
+            scheme,
+            checker,
+        }))
+    }
+
+    /// The configuration this cluster was built from.
+    pub fn config(&self) -> &Upstream {
+        &self.config
+    }
+
+    /// Picks a usable (healthy, not ejected) target per the balancing policy and counts a request
+    /// in flight on it. For consistent hashing the key comes from the request head, falling back
+    /// to `client_ip` when absent. `None` when no target is usable (the data plane answers 503).
+    pub fn select(&self, req: &http::request::Parts, client_ip: IpAddr) -> Option<Selected> {
+        self.pick(req, client_ip, None)
+    }
+
+    /// Like [`select`](Self::select) but avoids `exclude`'s target (for retries). `None` when no
+    /// other target is usable. Consistent hashing picks the key's next usable target.
+    pub fn select_excluding(
+        &self,
+        req: &http::request::Parts,
+        client_ip: IpAddr,
+        exclude: &Selected,
+    ) -> Option<Selected> {
+        self.pick(req, client_ip, Some(exclude.index))
+    }
+
+    fn pick(
+        &self,
+        req: &http::request::Parts,
+        client_ip: IpAddr,
+        exclude: Option<usize>,
+    ) -> Option<Selected> {
+        let view = Usable {
+            targets: &self.targets,
+            exclude,
+        };
+        if !(0..view.len()).any(|i| view.usable(i)) {
+            return None;
+        }
+        let key = match &self.config.balance {
+            Balance::ConsistentHash { key, .. } if self.balancer.uses_key() => {
+                balance::request_key(key, req, client_ip)
+            }
+            _ => 0,
+        };
+        let index = self.balancer.pick(&view, key)?;
+        let target = self.targets.get(index)?.clone();
+        target.begin();
+        Some(Selected { index, target })
+    }
+
+    /// Sends `req` to the selected target over the pooled client and returns the response head.
+    ///
+    /// `req`'s URI is origin-form (path and query); the scheme and the target's authority are set
+    /// here, and the version is set to the cluster's protocol. The `Host` header is left as the
+    /// caller set it (when absent, HTTP/1 sends the target's authority). The connect timeout
+    /// applies to TCP + TLS; the request timeout covers everything until the response head.
+    ///
+    /// Passive health: a connect failure, a timeout, a connection failure after connecting, or a
+    /// 5xx response counts as a failure of the target; any other response is a success; an error
+    /// of the request body itself (the client's side) counts as neither.
+    pub async fn send(
+        &self,
+        target: &Selected,
+        mut req: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, Error> {
+        let state = &target.target;
+        *req.uri_mut() = self.target_uri(state, req.uri())?;
+        *req.version_mut() = match self.config.protocol {
+            UpstreamProtocol::Http1 => Version::HTTP_11,
+            UpstreamProtocol::Http2 => Version::HTTP_2,
+        };
+        let timeout = self.config.timeouts.request;
+        let result = tokio::time::timeout(timeout, self.client.request(req)).await;
+        match result {
+            Ok(Ok(response)) => {
+                self.record(state, !response.status().is_server_error());
+                Ok(response)
+            }
+            Ok(Err(e)) if e.is_connect() => {
+                self.record(state, false);
+                Err(Error::Connect {
+                    target: state.address.clone(),
+                    source: Box::new(e),
+                })
+            }
+            Ok(Err(e)) => {
+                if !is_request_body_error(&e) {
+                    self.record(state, false);
+                }
+                Err(Error::Other {
+                    target: state.address.clone(),
+                    source: Box::new(e),
+                })
+            }
+            Err(_) => {
+                self.record(state, false);
+                Err(Error::Timeout {
+                    target: state.address.clone(),
+                    timeout,
+                })
+            }
+        }
+    }
+
+    /// Each target's address, weight, active health, passive ejection and in-flight count, in
+    /// configuration order.
+    pub fn status(&self) -> Vec<TargetStatus> {
+        self.targets
+            .iter()
+            .map(|t| TargetStatus {
+                address: t.address.clone(),
+                weight: t.weight,
+                healthy: t.health.is_active_healthy(),
+                ejected: t.health.is_ejected(),
+                in_flight: t.in_flight(),
+            })
+            .collect()
+    }
+
+    fn target_uri(&self, target: &TargetState, uri: &Uri) -> Result<Uri, Error> {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(target.authority.clone());
+        parts.path_and_query = Some(
+            uri.path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        );
+        Uri::from_parts(parts).map_err(|e| Error::Other {
+            target: target.address.clone(),
+            source: Box::new(e),
+        })
+    }
+
+    fn record(&self, target: &TargetState, ok: bool) {
+        let Some(passive) = &self.config.passive_health else {
+            return;
+        };
+        if target.health.record_passive(ok, passive) {
+            tracing::warn!(
+                cluster = %self.config.name,
+                target = %target.address,
+                failures = passive.consecutive_failures,
+                ejection_time = ?passive.ejection_time,
+                "upstream target ejected after consecutive failures"
+            );
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(checker) = &self.checker {
+            checker.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("name", &self.config.name)
+            .field("targets", &self.targets)
+            .field("balancer", &self.balancer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a client error comes from the request body the caller supplied (the downstream side).
+fn is_request_body_error(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(hyper_err) = err.downcast_ref::<hyper::Error>() {
+            return hyper_err.is_user();
+        }
+        source = err.source();
+    }
+    false
+}
+
+// === impl Selected ===
+
+impl Selected {
+    /// The target's `host:port`.
+    pub fn address(&self) -> &str {
+        &self.target.address
+    }
+
+    /// The target's position in the cluster's configuration.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
+impl Drop for Selected {
+    fn drop(&mut self) {
+        self.target.end();
+    }
+}
+
+impl fmt::Debug for Selected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Selected")
+            .field("index", &self.index)
+            .field("address", &self.target.address)
+            .finish()
+    }
+}
+
+/// The cluster's targets as a balancer sees them.
+struct Usable<'a> {
+    targets: &'a [Arc<TargetState>],
+    exclude: Option<usize>,
+}
+
+impl TargetSet for Usable<'_> {
+    fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    fn usable(&self, index: usize) -> bool {
+        self.exclude != Some(index) && self.targets.get(index).is_some_and(|t| t.health.is_usable())
+    }
+
+    fn in_flight(&self, index: usize) -> u64 {
+        self.targets.get(index).map_or(0, |t| t.in_flight())
+    }
+}
