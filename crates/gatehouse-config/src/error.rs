@@ -44,7 +44,11 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.diagnostics.len();
-        writeln!(f, "configuration refused: {n} error{}", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "configuration refused: {n} error{}",
+            if n == 1 { "" } else { "s" }
+        )?;
         for d in &self.diagnostics {
             writeln!(f, "  {d}")?;
         }
