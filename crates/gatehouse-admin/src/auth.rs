@@ -10,7 +10,11 @@ use http::{StatusCode, header};
 use crate::AdminState;
 
 /// Refuses requests without the configured bearer token (when one is configured).
-pub(crate) async fn require_token(State(state): State<Arc<AdminState>>, req: Request, next: Next) -> Response {
+pub(crate) async fn require_token(
+    State(state): State<Arc<AdminState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = &state.token else {
         return next.run(req).await;
     };

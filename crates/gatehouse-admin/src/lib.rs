@@ -32,9 +32,17 @@ pub(crate) struct AdminState {
 }
 
 /// Binds the admin listener and serves it in a background task; returns the bound address.
-pub async fn spawn(address: SocketAddr, token: Option<String>, reloader: Arc<Reloader>) -> Result<SocketAddr, Error> {
-    let listener = TcpListener::bind(address).await.map_err(|source| Error::Bind { address, source })?;
-    let local = listener.local_addr().map_err(|source| Error::Bind { address, source })?;
+pub async fn spawn(
+    address: SocketAddr,
+    token: Option<String>,
+    reloader: Arc<Reloader>,
+) -> Result<SocketAddr, Error> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| Error::Bind { address, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| Error::Bind { address, source })?;
     let app = routes::router(Arc::new(AdminState { reloader, token }));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

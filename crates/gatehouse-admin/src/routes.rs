@@ -17,7 +17,10 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
     let protected = Router::new()
         .route("/status", get(status))
         .route("/admin/reload", post(reload))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_token));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_token,
+        ));
     Router::new()
         .route("/live", get(live))
         .route("/ready", get(ready))
@@ -31,7 +34,10 @@ async fn live() -> Response {
 
 async fn ready(State(state): State<Arc<AdminState>>) -> Response {
     if state.reloader.gateway().is_draining() {
-        json_response(StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "draining" }))
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "draining" }),
+        )
     } else {
         json_response(StatusCode::OK, json!({ "status": "ready" }))
     }
@@ -41,7 +47,11 @@ async fn status(State(state): State<Arc<AdminState>>) -> Response {
     let gateway = state.reloader.gateway();
     let snapshot = gateway.snapshot();
     let stats = state.reloader.stats();
-    let unix = |t: std::time::SystemTime| t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let unix = |t: std::time::SystemTime| {
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
     let mut upstreams = serde_json::Map::new();
     for (name, cluster) in snapshot.clusters() {
         let targets: Vec<Value> = cluster
@@ -83,14 +93,22 @@ async fn status(State(state): State<Arc<AdminState>>) -> Response {
 async fn reload(State(state): State<Arc<AdminState>>) -> Response {
     let reloader = state.reloader.clone();
     match tokio::task::spawn_blocking(move || reloader.reload("admin")).await {
-        Ok(Ok(version)) => json_response(StatusCode::OK, json!({ "status": "reloaded", "version": version })),
+        Ok(Ok(version)) => json_response(
+            StatusCode::OK,
+            json!({ "status": "reloaded", "version": version }),
+        ),
         Ok(Err(e)) => problem(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(_) => problem(StatusCode::INTERNAL_SERVER_ERROR, "reload task failed"),
     }
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn problem(status: StatusCode, detail: &str) -> Response {
@@ -100,5 +118,10 @@ fn problem(status: StatusCode, detail: &str) -> Response {
         "status": status.as_u16(),
         "detail": detail,
     });
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
 }

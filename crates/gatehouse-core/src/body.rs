@@ -30,7 +30,11 @@ pin_project_lite::pin_project! {
 impl<B> LimitedBody<B> {
     /// Wraps `inner`, allowing at most `limit` bytes.
     pub fn new(inner: B, limit: u64, exceeded: Arc<AtomicBool>) -> Self {
-        LimitedBody { inner, remaining: limit, exceeded }
+        LimitedBody {
+            inner,
+            remaining: limit,
+            exceeded,
+        }
     }
 }
 
@@ -100,7 +104,10 @@ pin_project_lite::pin_project! {
 impl<D: OnDone> DoneBody<D> {
     /// Wraps `inner`, running `hook` when it is over.
     pub fn new(inner: ProxyBody, hook: D) -> Self {
-        DoneBody { inner, hook: Some(hook) }
+        DoneBody {
+            inner,
+            hook: Some(hook),
+        }
     }
 }
 
@@ -133,7 +140,9 @@ impl<D: OnDone> Body for DoneBody<D> {
 
 /// A complete in-memory body as a [`ProxyBody`].
 pub fn full(bytes: Bytes) -> ProxyBody {
-    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed()
+    http_body_util::Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// Boxes any body into a [`ProxyBody`].

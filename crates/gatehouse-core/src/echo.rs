@@ -23,7 +23,9 @@ pub async fn spawn(addr: SocketAddr) -> std::io::Result<SocketAddr> {
     let local = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service_fn(echo))
@@ -37,7 +39,11 @@ pub async fn spawn(addr: SocketAddr) -> std::io::Result<SocketAddr> {
 /// Answers with `{method, path, query, version, headers, body}`.
 pub async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
-    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let bytes = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     let mut headers: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (name, value) in &parts.headers {
         headers
@@ -56,8 +62,9 @@ pub async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infal
         "body_len": bytes.len(),
     });
     let mut response = Response::new(Full::new(Bytes::from(json.to_string())));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }

@@ -30,7 +30,7 @@ pub enum Error {
     NoHealthyTarget,
     /// The upstream refused, reset or answered garbage: 502.
     #[error("upstream failed: {0}")]
-    Upstream(#[source] gatehouse_upstream::Error),
+    Upstream(#[source] gatehouse_upstream::UpstreamError),
     /// The upstream did not answer in time: 504.
     #[error("upstream timed out")]
     UpstreamTimeout,
@@ -58,14 +58,21 @@ impl Error {
     pub fn source_kind(&self) -> Source {
         match self {
             Error::BadRequest(_) | Error::NoRoute | Error::BodyTooLarge => Source::Downstream,
-            Error::NoHealthyTarget | Error::Upstream(_) | Error::UpstreamTimeout => Source::Upstream,
-            Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => Source::Internal,
+            Error::NoHealthyTarget | Error::Upstream(_) | Error::UpstreamTimeout => {
+                Source::Upstream
+            }
+            Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => {
+                Source::Internal
+            }
         }
     }
 
     /// Whether repeating the request elsewhere could succeed (the request itself was fine).
     pub fn retryable(&self) -> bool {
-        matches!(self, Error::NoHealthyTarget | Error::Upstream(_) | Error::UpstreamTimeout)
+        matches!(
+            self,
+            Error::NoHealthyTarget | Error::Upstream(_) | Error::UpstreamTimeout
+        )
     }
 
     /// The status sent to the client.
@@ -92,12 +99,18 @@ impl Error {
             Error::NoHealthyTarget => "no healthy upstream target is available",
             Error::Upstream(_) => "the upstream service failed to answer",
             Error::UpstreamTimeout => "the upstream service did not answer in time",
-            Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => "internal error",
+            Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => {
+                "internal error"
+            }
         }
     }
 
     /// The `application/problem+json` response for this error.
     pub fn to_response(&self, request_id: &str) -> http::Response<bytes::Bytes> {
-        gatehouse_plugins::problem::problem_response(self.status(), self.public_detail(), request_id)
+        gatehouse_plugins::problem::problem_response(
+            self.status(),
+            self.public_detail(),
+            request_id,
+        )
     }
 }

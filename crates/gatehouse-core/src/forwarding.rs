@@ -94,9 +94,13 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     }
     let mut client = peer;
     for value in headers.get_all(&X_FORWARDED_FOR).iter().rev() {
-        let Ok(value) = value.to_str() else { return client };
+        let Ok(value) = value.to_str() else {
+            return client;
+        };
         for hop in value.rsplit(',') {
-            let Ok(ip) = hop.trim().parse::<IpAddr>() else { return client };
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+                return client;
+            };
             client = canonical(ip);
             if !is_trusted(client, trusted) {
                 return client;
@@ -170,7 +174,10 @@ pub fn wants_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
         && headers.get_all(header::CONNECTION).iter().any(|v| {
             v.to_str()
-                .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+                .map(|s| {
+                    s.split(',')
+                        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+                })
                 .unwrap_or(false)
         })
 }

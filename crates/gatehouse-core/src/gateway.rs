@@ -9,9 +9,9 @@ use arc_swap::ArcSwap;
 use gatehouse_config::Config;
 use tokio::sync::{mpsc, watch};
 
+use crate::Error;
 use crate::listener;
 use crate::snapshot::Snapshot;
-use crate::Error;
 
 /// State shared by every connection of the gateway.
 pub(crate) struct Shared {
@@ -45,7 +45,10 @@ impl Gateway {
         let mut addrs = Vec::with_capacity(listeners.len());
         for l in &listeners {
             let b = listener::bind(l, shared.clone()).await?;
-            let addr = b.tcp.local_addr().map_err(|e| Error::Listener { name: l.name.clone(), message: e.to_string() })?;
+            let addr = b.tcp.local_addr().map_err(|e| Error::Listener {
+                name: l.name.clone(),
+                message: e.to_string(),
+            })?;
             tracing::info!(listener = %l.name, %addr, tls = l.tls.is_some(), "listening");
             addrs.push((l.name.clone(), addr));
             bound.push(b);
@@ -53,7 +56,11 @@ impl Gateway {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (drain_tx, drain_rx) = mpsc::channel(1);
         for b in bound {
-            tokio::spawn(listener::accept_loop(b, shutdown_rx.clone(), drain_tx.clone()));
+            tokio::spawn(listener::accept_loop(
+                b,
+                shutdown_rx.clone(),
+                drain_tx.clone(),
+            ));
         }
         Ok(Gateway {
             shared,
@@ -87,7 +94,11 @@ impl Gateway {
     /// requests finish on the old snapshot; unchanged upstream clusters keep their connections and
     /// health state. On error nothing changes. Listener changes need a restart (logged).
     pub fn reload(&self, config: Config) -> Result<u64, Error> {
-        let _guard = self.shared.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self
+            .shared
+            .reload_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let current = self.shared.snapshot.load_full();
         if config.listeners != current.config.listeners {
             tracing::warn!("listener settings changed: they take effect after a restart");
@@ -108,7 +119,9 @@ impl Gateway {
     /// to `deadline` for them. Returns whether everything drained in time.
     pub async fn shutdown(&self, deadline: Duration) -> bool {
         let _ = self.shutdown.send(true);
-        let Some(mut rx) = self.drained.lock().await.take() else { return true };
+        let Some(mut rx) = self.drained.lock().await.take() else {
+            return true;
+        };
         tokio::time::timeout(deadline, async move { while rx.recv().await.is_some() {} })
             .await
             .is_ok()

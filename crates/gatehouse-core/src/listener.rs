@@ -50,11 +50,16 @@ pub(crate) struct Activity {
 
 impl Activity {
     fn new() -> Self {
-        Activity { base: Some(Instant::now()), ..Default::default() }
+        Activity {
+            base: Some(Instant::now()),
+            ..Default::default()
+        }
     }
 
     fn now_ms(&self) -> u64 {
-        self.base.map(|b| b.elapsed().as_millis() as u64).unwrap_or(0)
+        self.base
+            .map(|b| b.elapsed().as_millis() as u64)
+            .unwrap_or(0)
     }
 
     /// A request started on this connection.
@@ -85,7 +90,10 @@ pub(crate) struct Bound {
 
 /// Binds a listener and prepares its connection settings.
 pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bound, Error> {
-    let fail = |message: String| Error::Listener { name: listener.name.clone(), message };
+    let fail = |message: String| Error::Listener {
+        name: listener.name.clone(),
+        message,
+    };
     let tls = match &listener.tls {
         Some(tls) => Some((
             TlsAcceptor::from(crate::tls::server_config(&listener.name, tls)?),
@@ -124,7 +132,11 @@ pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bou
 
 /// Accepts connections until `shutdown` flips; each connection holds a clone of `drain` so that
 /// the gateway can wait for all of them to finish.
-pub(crate) async fn accept_loop(bound: Bound, mut shutdown: watch::Receiver<bool>, drain: mpsc::Sender<()>) {
+pub(crate) async fn accept_loop(
+    bound: Bound,
+    mut shutdown: watch::Receiver<bool>,
+    drain: mpsc::Sender<()>,
+) {
     let Bound { tcp, ctx } = bound;
     loop {
         let permit = tokio::select! {
@@ -156,12 +168,19 @@ pub(crate) async fn accept_loop(bound: Bound, mut shutdown: watch::Receiver<bool
     }
 }
 
-async fn serve_tcp(stream: TcpStream, peer: SocketAddr, ctx: Arc<ListenerCtx>, shutdown: watch::Receiver<bool>) {
+async fn serve_tcp(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<ListenerCtx>,
+    shutdown: watch::Receiver<bool>,
+) {
     let _ = stream.set_nodelay(true);
     match &ctx.tls {
         None => serve_io(stream, peer, None, ctx, shutdown).await,
         Some((acceptor, handshake_timeout)) => {
-            let tls_stream = match tokio::time::timeout(*handshake_timeout, acceptor.accept(stream)).await {
+            let tls_stream = match tokio::time::timeout(*handshake_timeout, acceptor.accept(stream))
+                .await
+            {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(listener = %ctx.name, %peer, error = %e, "TLS handshake failed");
@@ -182,17 +201,32 @@ async fn serve_tcp(stream: TcpStream, peer: SocketAddr, ctx: Arc<ListenerCtx>, s
     }
 }
 
-async fn serve_io<I>(io: I, peer: SocketAddr, tls: Option<TlsInfo>, ctx: Arc<ListenerCtx>, mut shutdown: watch::Receiver<bool>)
-where
+async fn serve_io<I>(
+    io: I,
+    peer: SocketAddr,
+    tls: Option<TlsInfo>,
+    ctx: Arc<ListenerCtx>,
+    mut shutdown: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::new());
-    let conn_ctx = Arc::new(ConnCtx { listener: ctx.clone(), peer, tls, activity: activity.clone() });
+    let conn_ctx = Arc::new(ConnCtx {
+        listener: ctx.clone(),
+        peer,
+        tls,
+        activity: activity.clone(),
+    });
     let service = service_fn(move |req| proxy::handle(req, conn_ctx.clone()));
-    let conn = ctx.builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    let conn = ctx
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let idle = ctx.idle_timeout;
-    let mut tick = tokio::time::interval(idle.min(Duration::from_secs(1)).max(Duration::from_millis(50)));
+    let mut tick = tokio::time::interval(
+        idle.min(Duration::from_secs(1))
+            .max(Duration::from_millis(50)),
+    );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing = false;
     loop {

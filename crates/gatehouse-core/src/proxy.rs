@@ -62,7 +62,11 @@ struct Proxied {
 
 impl Proxied {
     fn local(response: http::Response<Bytes>) -> Proxied {
-        Proxied { response: response.map(full), target: None, upstream_latency: None }
+        Proxied {
+            response: response.map(full),
+            target: None,
+            upstream_latency: None,
+        }
     }
 }
 
@@ -73,8 +77,9 @@ pub(crate) async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     conn.activity.begin();
     let snapshot = conn.listener.shared.snapshot.load_full();
-    let on_upgrade = (req.version() == Version::HTTP_11 && forwarding::wants_upgrade(req.headers()))
-        .then(|| hyper::upgrade::on(&mut req));
+    let on_upgrade = (req.version() == Version::HTTP_11
+        && forwarding::wants_upgrade(req.headers()))
+    .then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let trusted = &snapshot.config.server.trusted_proxies;
     let client_ip = forwarding::client_ip(conn.peer.ip(), &parts.headers, trusted);
@@ -85,15 +90,26 @@ pub(crate) async fn handle(
     let method = parts.method.clone();
     let mut path = String::new();
 
-    let (chain, outcome) = pipeline(&snapshot, &conn, &mut cx, parts, body, on_upgrade, &mut path).await;
-    let Proxied { response, target, upstream_latency } = outcome.unwrap_or_else(|e| {
+    let (chain, outcome) = pipeline(
+        &snapshot, &conn, &mut cx, parts, body, on_upgrade, &mut path,
+    )
+    .await;
+    let Proxied {
+        response,
+        target,
+        upstream_latency,
+    } = outcome.unwrap_or_else(|e| {
         log_error(&cx, &e);
         cx.short_circuit.get_or_insert(error_reason(&e));
         Proxied::local(e.to_response(&cx.request_id))
     });
 
     let (mut head, body) = response.into_parts();
-    for (name, value) in cx.response_headers.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
+    for (name, value) in cx
+        .response_headers
+        .drain()
+        .filter_map(|(n, v)| n.map(|n| (n, v)))
+    {
         head.headers.append(name, value);
     }
     if let Err(e) = chain.on_response(&mut cx, &mut head).await {
@@ -107,7 +123,13 @@ pub(crate) async fn handle(
         latency: cx.started.elapsed(),
         upstream_latency,
     };
-    let finish = Finish { chain, cx, record, activity: conn.activity.clone(), _target: target };
+    let finish = Finish {
+        chain,
+        cx,
+        record,
+        activity: conn.activity.clone(),
+        _target: target,
+    };
     Ok(Response::from_parts(head, DoneBody::new(body, finish)))
 }
 
@@ -122,8 +144,15 @@ async fn pipeline(
     log_path: &mut String,
 ) -> (Arc<Chain>, Result<Proxied, Error>) {
     let global = snapshot.global.clone();
-    if parts.headers.contains_key(header::CONTENT_LENGTH) && parts.headers.contains_key(header::TRANSFER_ENCODING) {
-        return (global, Err(Error::BadRequest("both Content-Length and Transfer-Encoding")));
+    if parts.headers.contains_key(header::CONTENT_LENGTH)
+        && parts.headers.contains_key(header::TRANSFER_ENCODING)
+    {
+        return (
+            global,
+            Err(Error::BadRequest(
+                "both Content-Length and Transfer-Encoding",
+            )),
+        );
     }
     let path = match normalize_path(parts.uri.path()) {
         Ok(p) => p.into_owned(),
@@ -139,24 +168,44 @@ async fn pipeline(
         Err(e) => return (global, Err(e.into())),
     }
     let host_header = parts.headers.get(header::HOST).cloned();
-    let host = parts
-        .uri
-        .host()
-        .map(host_of)
-        .or_else(|| host_header.as_ref().and_then(|h| h.to_str().ok()).map(host_of));
-    let matched = snapshot.routes.find(&RouteRequest {
-        host: host.as_deref(),
-        path: &path,
-        method: &parts.method,
-        headers: &parts.headers,
-        query: parts.uri.query(),
-    });
-    let Some(matched) = matched else { return (global, Err(Error::NoRoute)) };
-    let entry = &snapshot.entries[matched.index];
+    let routed = {
+        let host = parts.uri.host().map(host_of).or_else(|| {
+            host_header
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .map(host_of)
+        });
+        snapshot
+            .routes
+            .find(&RouteRequest {
+                host: host.as_deref(),
+                path: &path,
+                method: &parts.method,
+                headers: &parts.headers,
+                query: parts.uri.query(),
+            })
+            .map(|m| (m.index, m.params, m.upstream_path.into_owned()))
+    };
+    let Some((index, params, upstream_path)) = routed else {
+        return (global, Err(Error::NoRoute));
+    };
+    let entry = &snapshot.entries[index];
     cx.route = Some(entry.name.clone());
-    cx.params = matched.params;
+    cx.params = params;
     let chain = entry.chain.clone();
-    let result = forward(snapshot, conn, cx, parts, body, on_upgrade, entry, &chain, matched.upstream_path, host_header).await;
+    let result = forward(
+        snapshot,
+        conn,
+        cx,
+        parts,
+        body,
+        on_upgrade,
+        entry,
+        &chain,
+        &upstream_path,
+        host_header,
+    )
+    .await;
     (chain, result)
 }
 
@@ -171,7 +220,7 @@ async fn forward(
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
     entry: &crate::snapshot::RouteEntry,
     chain: &Chain,
-    upstream_path: String,
+    upstream_path: &str,
     host_header: Option<HeaderValue>,
 ) -> Result<Proxied, Error> {
     if let Flow::Respond(r) = chain.on_access(cx, &mut parts).await? {
@@ -186,27 +235,45 @@ async fn forward(
     if declared.is_some_and(|len| len > limit) {
         return Err(Error::BodyTooLarge);
     }
-    let target = entry.cluster.select(&parts, cx.client_ip).ok_or(Error::NoHealthyTarget)?;
+    let target = entry
+        .cluster
+        .select(&parts, cx.client_ip)
+        .ok_or(Error::NoHealthyTarget)?;
 
     let upgrade = on_upgrade.is_some();
-    let trusted_peer = forwarding::is_trusted(conn.peer.ip(), &snapshot.config.server.trusted_proxies);
+    let trusted_peer =
+        forwarding::is_trusted(conn.peer.ip(), &snapshot.config.server.trusted_proxies);
     forwarding::strip_hop_by_hop(&mut parts.headers, true, upgrade);
-    let authority_host = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    let authority_host = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
     let client_host = host_header.or(authority_host);
-    forwarding::set_forwarded(&mut parts.headers, conn.peer.ip(), trusted_peer, cx.scheme, client_host.as_ref());
+    forwarding::set_forwarded(
+        &mut parts.headers,
+        conn.peer.ip(),
+        trusted_peer,
+        cx.scheme,
+        client_host.as_ref(),
+    );
     if let Ok(id) = HeaderValue::from_str(&cx.request_id) {
         parts.headers.insert(&X_REQUEST_ID, id);
     }
     forwarding::append_via(&mut parts.headers, parts.version, &snapshot.via);
-    let host = if entry.preserve_host { client_host } else { HeaderValue::from_str(target.address()).ok() };
+    let host = if entry.preserve_host {
+        client_host
+    } else {
+        HeaderValue::from_str(target.address()).ok()
+    };
     if let Some(host) = host {
         parts.headers.insert(header::HOST, host);
     }
     let path_and_query = match parts.uri.query() {
         Some(q) => format!("{upstream_path}?{q}"),
-        None => upstream_path,
+        None => upstream_path.to_owned(),
     };
-    parts.uri = Uri::try_from(path_and_query).map_err(|_| Error::BadRequest("invalid request target"))?;
+    parts.uri =
+        Uri::try_from(path_and_query).map_err(|_| Error::BadRequest("invalid request target"))?;
     parts.version = match entry.cluster.config().protocol {
         gatehouse_config::model::UpstreamProtocol::Http1 => Version::HTTP_11,
         gatehouse_config::model::UpstreamProtocol::Http2 => Version::HTTP_2,
@@ -219,7 +286,10 @@ async fn forward(
     let exceeded = Arc::new(AtomicBool::new(false));
     let body = boxed(LimitedBody::new(body, limit, exceeded.clone()));
     let sent = Instant::now();
-    let result = entry.cluster.send(&target, Request::from_parts(parts, body)).await;
+    let result = entry
+        .cluster
+        .send(&target, Request::from_parts(parts, body))
+        .await;
     let upstream_latency = Some(sent.elapsed());
     let mut response = match result {
         Ok(r) => r,
@@ -235,12 +305,21 @@ async fn forward(
     } else {
         forwarding::strip_hop_by_hop(response.headers_mut(), false, false);
     }
-    forwarding::append_via(response.headers_mut(), response.version(), &snapshot.via);
-    Ok(Proxied { response: response.map(boxed), target: Some(target), upstream_latency })
+    let version = response.version();
+    forwarding::append_via(response.headers_mut(), version, &snapshot.via);
+    Ok(Proxied {
+        response: response.map(boxed),
+        target: Some(target),
+        upstream_latency,
+    })
 }
 
 /// Copies bytes both ways between an upgraded client and upstream connection.
-async fn tunnel(downstream: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade, request_id: String) {
+async fn tunnel(
+    downstream: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    request_id: String,
+) {
     match tokio::try_join!(downstream, upstream) {
         Ok((down, up)) => {
             let mut down = TokioIo::new(down);
@@ -256,9 +335,15 @@ async fn tunnel(downstream: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade:
 fn log_error(cx: &RequestContext, e: &Error) {
     use crate::error::Source;
     match e.source_kind() {
-        Source::Downstream => tracing::debug!(request_id = %cx.request_id, error = %e, "request refused"),
-        Source::Upstream => tracing::warn!(request_id = %cx.request_id, route = cx.route.as_deref().unwrap_or("-"), error = %e, "upstream error"),
-        Source::Internal => tracing::error!(request_id = %cx.request_id, error = %e, "internal error"),
+        Source::Downstream => {
+            tracing::debug!(request_id = %cx.request_id, error = %e, "request refused")
+        }
+        Source::Upstream => {
+            tracing::warn!(request_id = %cx.request_id, route = cx.route.as_deref().unwrap_or("-"), error = %e, "upstream error")
+        }
+        Source::Internal => {
+            tracing::error!(request_id = %cx.request_id, error = %e, "internal error")
+        }
     }
 }
 
@@ -270,17 +355,23 @@ fn error_reason(e: &Error) -> &'static str {
         Error::NoHealthyTarget => "no_healthy_target",
         Error::Upstream(_) => "upstream_error",
         Error::UpstreamTimeout => "upstream_timeout",
-        Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => "internal_error",
+        Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => {
+            "internal_error"
+        }
     }
 }
 
 /// A client-sent `X-Request-ID` when well-formed: 1–200 visible ASCII characters.
 fn incoming_request_id(headers: &http::HeaderMap) -> Option<String> {
     let value = headers.get(&X_REQUEST_ID)?.as_bytes();
-    let ok = !value.is_empty() && value.len() <= 200 && value.iter().all(|b| (0x21..=0x7e).contains(b));
+    let ok =
+        !value.is_empty() && value.len() <= 200 && value.iter().all(|b| (0x21..=0x7e).contains(b));
     ok.then(|| String::from_utf8_lossy(value).into_owned())
 }
 
 fn generate_request_id() -> String {
-    uuid::Builder::from_random_bytes(rand::random()).into_uuid().hyphenated().to_string()
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }

@@ -30,7 +30,11 @@ pub struct Reloader {
 impl Reloader {
     /// A reloader for `gateway`, reading `path`.
     pub fn new(path: &Path, gateway: Gateway) -> Self {
-        Reloader { path: path.to_owned(), gateway, stats: Mutex::new(ReloadStats::default()) }
+        Reloader {
+            path: path.to_owned(),
+            gateway,
+            stats: Mutex::new(ReloadStats::default()),
+        }
     }
 
     /// The gateway being reloaded.
@@ -61,7 +65,10 @@ impl Reloader {
             Err(e) => {
                 stats.failed += 1;
                 stats.last_error = Some(e.to_string());
-                tracing::error!(trigger, "reload refused, previous configuration keeps serving: {e}");
+                tracing::error!(
+                    trigger,
+                    "reload refused, previous configuration keeps serving: {e}"
+                );
             }
         }
         result

@@ -38,7 +38,11 @@ pub struct Snapshot {
 impl Snapshot {
     /// Compiles `config`. Clusters whose settings did not change are taken over from `previous`
     /// with their pooled connections and health state.
-    pub fn build(config: Config, previous: Option<&Snapshot>, version: u64) -> Result<Snapshot, Error> {
+    pub fn build(
+        config: Config,
+        previous: Option<&Snapshot>,
+        version: u64,
+    ) -> Result<Snapshot, Error> {
         let mut clusters = HashMap::with_capacity(config.upstreams.len());
         for upstream in &config.upstreams {
             let reused = previous
@@ -52,7 +56,8 @@ impl Snapshot {
             };
             clusters.insert(upstream.name.clone(), cluster);
         }
-        let routes = RouteTable::build(&config.routes).map_err(|e| Error::Build(format!("routes: {e}")))?;
+        let routes =
+            RouteTable::build(&config.routes).map_err(|e| Error::Build(format!("routes: {e}")))?;
         let globals = Chain::build_globals(&config.plugins)?;
         let global = Arc::new(Chain::global(&globals));
         let mut entries = Vec::with_capacity(config.routes.len());

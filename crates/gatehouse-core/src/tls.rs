@@ -38,20 +38,35 @@ impl ResolvesServerCert for SniResolver {
 }
 
 /// Builds the rustls configuration of a listener (ALPN `h2`, `http/1.1`).
-pub fn server_config(listener: &str, tls: &ListenerTls) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let fail = |message: String| Error::Listener { name: listener.to_owned(), message };
+pub fn server_config(
+    listener: &str,
+    tls: &ListenerTls,
+) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let fail = |message: String| Error::Listener {
+        name: listener.to_owned(),
+        message,
+    };
     let provider = Arc::new(aws_lc_rs::default_provider());
     let mut exact = HashMap::new();
     let mut default = None;
     for cert in &tls.certificates {
         let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert.cert)
             .and_then(|it| it.collect::<Result<_, _>>())
-            .map_err(|e| fail(format!("cannot read certificate {}: {e}", cert.cert.display())))?;
+            .map_err(|e| {
+                fail(format!(
+                    "cannot read certificate {}: {e}",
+                    cert.cert.display()
+                ))
+            })?;
         if chain.is_empty() {
             return Err(fail(format!("no certificate in {}", cert.cert.display())));
         }
-        let key = PrivateKeyDer::from_pem_file(&cert.key)
-            .map_err(|e| fail(format!("cannot read private key {}: {e}", cert.key.display())))?;
+        let key = PrivateKeyDer::from_pem_file(&cert.key).map_err(|e| {
+            fail(format!(
+                "cannot read private key {}: {e}",
+                cert.key.display()
+            ))
+        })?;
         let signing = provider
             .key_provider
             .load_private_key(key)
@@ -60,7 +75,10 @@ pub fn server_config(listener: &str, tls: &ListenerTls) -> Result<Arc<rustls::Se
         let names = if cert.server_names.is_empty() {
             dns_names(&chain[0])
         } else {
-            cert.server_names.iter().map(|n| n.to_ascii_lowercase()).collect()
+            cert.server_names
+                .iter()
+                .map(|n| n.to_ascii_lowercase())
+                .collect()
         };
         for name in names {
             exact.entry(name).or_insert_with(|| certified.clone());

@@ -16,13 +16,22 @@ pub fn run(path: &Path, echo: Option<SocketAddr>) -> anyhow::Result<()> {
     if let Some(n) = config.server.worker_threads {
         builder.worker_threads(n);
     }
-    let runtime = builder.enable_all().build().context("cannot start the runtime")?;
+    let runtime = builder
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
     runtime.block_on(serve(path, config, echo))
 }
 
-async fn serve(path: &Path, config: gatehouse_config::Config, echo: Option<SocketAddr>) -> anyhow::Result<()> {
+async fn serve(
+    path: &Path,
+    config: gatehouse_config::Config,
+    echo: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     if let Some(addr) = echo {
-        let bound = gatehouse_core::echo::spawn(addr).await.context("cannot start the echo upstream")?;
+        let bound = gatehouse_core::echo::spawn(addr)
+            .await
+            .context("cannot start the echo upstream")?;
         tracing::info!(%bound, "echo upstream listening");
     }
     let shutdown_timeout = config.server.shutdown_timeout;

@@ -19,7 +19,9 @@ pub fn watch(
     reloader: Arc<Reloader>,
 ) -> anyhow::Result<Debouncer<notify::RecommendedWatcher, RecommendedCache>> {
     let handle = tokio::runtime::Handle::current();
-    let file_name = (!path.is_dir()).then(|| path.file_name().map(|n| n.to_owned())).flatten();
+    let file_name = (!path.is_dir())
+        .then(|| path.file_name().map(|n| n.to_owned()))
+        .flatten();
     let concerns = move |p: &Path| match &file_name {
         Some(name) => p.file_name() == Some(name.as_os_str()),
         None => p.extension().is_some_and(|e| e == "yaml" || e == "yml"),
@@ -39,8 +41,16 @@ pub fn watch(
     })
     .context("cannot start the config watcher")?;
     // Watch the directory so that editors that replace the file (rename) are seen too.
-    let target = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
-    let target = if target.as_os_str().is_empty() { Path::new(".") } else { target };
+    let target = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(Path::new("."))
+    };
+    let target = if target.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        target
+    };
     debouncer
         .watch(target, RecursiveMode::NonRecursive)
         .with_context(|| format!("cannot watch {}", target.display()))?;

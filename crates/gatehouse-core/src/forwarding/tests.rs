@@ -3,7 +3,10 @@ use super::*;
 fn map(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut h = HeaderMap::new();
     for (k, v) in pairs {
-        h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
     }
     h
 }
@@ -26,7 +29,11 @@ fn strips_hop_by_hop_and_connection_named() {
 
 #[test]
 fn keeps_te_trailers_and_upgrade_when_asked() {
-    let mut h = map(&[("te", "trailers"), ("connection", "Upgrade"), ("upgrade", "websocket")]);
+    let mut h = map(&[
+        ("te", "trailers"),
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+    ]);
     strip_hop_by_hop(&mut h, true, true);
     assert_eq!(h["te"], "trailers");
     assert_eq!(h["upgrade"], "websocket");
@@ -45,18 +52,33 @@ fn client_ip_walks_trusted_chain_from_the_right() {
     let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
     let h = map(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.2")]);
     let peer: IpAddr = "10.0.0.1".parse().unwrap();
-    assert_eq!(client_ip(peer, &h, &trusted), "1.2.3.4".parse::<IpAddr>().unwrap());
+    assert_eq!(
+        client_ip(peer, &h, &trusted),
+        "1.2.3.4".parse::<IpAddr>().unwrap()
+    );
 }
 
 #[test]
 fn forwarded_headers_replaced_for_untrusted_and_appended_for_trusted() {
-    let mut h = map(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-proto", "https")]);
-    set_forwarded(&mut h, "9.9.9.9".parse().unwrap(), false, "http", Some(&HeaderValue::from_static("a.test")));
+    let mut h = map(&[
+        ("x-forwarded-for", "6.6.6.6"),
+        ("x-forwarded-proto", "https"),
+    ]);
+    set_forwarded(
+        &mut h,
+        "9.9.9.9".parse().unwrap(),
+        false,
+        "http",
+        Some(&HeaderValue::from_static("a.test")),
+    );
     assert_eq!(h["x-forwarded-for"], "9.9.9.9");
     assert_eq!(h["x-forwarded-proto"], "http");
     assert_eq!(h["x-forwarded-host"], "a.test");
 
-    let mut h = map(&[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-proto", "https")]);
+    let mut h = map(&[
+        ("x-forwarded-for", "1.2.3.4"),
+        ("x-forwarded-proto", "https"),
+    ]);
     set_forwarded(&mut h, "10.0.0.1".parse().unwrap(), true, "http", None);
     assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.1");
     assert_eq!(h["x-forwarded-proto"], "https");
