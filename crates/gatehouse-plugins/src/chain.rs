@@ -172,3 +172,6 @@ impl Chain {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
