@@ -332,7 +332,11 @@ impl TargetSet for Usable<'_> {
     }
 
     fn usable(&self, index: usize) -> bool {
-        self.exclude != Some(index) && self.targets.get(index).is_some_and(|t| t.health.is_usable())
+        self.exclude != Some(index)
+            && self
+                .targets
+                .get(index)
+                .is_some_and(|t| t.health.is_usable())
     }
 
     fn in_flight(&self, index: usize) -> u64 {

@@ -24,7 +24,11 @@ impl LeastRequest {
     }
 
     /// [`Balancer::pick`] with a caller-provided random source (seeded in tests).
-    pub fn pick_with<R: Rng + ?Sized>(&self, targets: &dyn TargetSet, rng: &mut R) -> Option<usize> {
+    pub fn pick_with<R: Rng + ?Sized>(
+        &self,
+        targets: &dyn TargetSet,
+        rng: &mut R,
+    ) -> Option<usize> {
         let count = usable_count(targets);
         match count {
             0 => return None,

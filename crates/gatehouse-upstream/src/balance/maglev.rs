@@ -41,7 +41,10 @@ impl Maglev {
             .iter()
             .map(|t| {
                 let addr = t.address.as_bytes();
-                (hash64(addr, OFFSET_SEED) % m, hash64(addr, SKIP_SEED) % (m - 1) + 1)
+                (
+                    hash64(addr, OFFSET_SEED) % m,
+                    hash64(addr, SKIP_SEED) % (m - 1) + 1,
+                )
             })
             .collect();
         let weights: Vec<u64> = targets.iter().map(|t| u64::from(t.weight.max(1))).collect();

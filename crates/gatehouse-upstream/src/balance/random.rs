@@ -19,7 +19,11 @@ impl WeightedRandom {
     }
 
     /// [`Balancer::pick`] with a caller-provided random source (seeded in tests).
-    pub fn pick_with<R: Rng + ?Sized>(&self, targets: &dyn TargetSet, rng: &mut R) -> Option<usize> {
+    pub fn pick_with<R: Rng + ?Sized>(
+        &self,
+        targets: &dyn TargetSet,
+        rng: &mut R,
+    ) -> Option<usize> {
         let n = self.weights.len().min(targets.len());
         let usable = |i: &usize| targets.usable(*i);
         let total: u64 = (0..n).filter(usable).map(|i| self.weights[i]).sum();

@@ -31,8 +31,9 @@ pub(crate) fn settings(
         .server_name
         .as_ref()
         .map(|name| {
-            ServerName::try_from(name.clone())
-                .map_err(|e| Error::build(cluster, format!("invalid tls.server_name {name:?}: {e}")))
+            ServerName::try_from(name.clone()).map_err(|e| {
+                Error::build(cluster, format!("invalid tls.server_name {name:?}: {e}"))
+            })
         })
         .transpose()?;
     let config = client_config(cluster, tls, protocol)?;

@@ -82,7 +82,9 @@ impl Checker {
             let response = self.client.request(request).await.ok()?;
             let status = response.status().as_u16();
             // Drain (bounded) so that the connection goes back to the pool.
-            let _ = Limited::new(response.into_body(), MAX_CHECK_BODY).collect().await;
+            let _ = Limited::new(response.into_body(), MAX_CHECK_BODY)
+                .collect()
+                .await;
             Some(status)
         };
         let status = match tokio::time::timeout(self.check.timeout, exchange).await {
