@@ -23,6 +23,7 @@
 
 mod echo;
 mod failing;
+pub mod gateway;
 pub mod grpc;
 mod health;
 mod require;
@@ -33,7 +34,7 @@ mod websocket;
 
 pub use echo::{BIG_CHUNK, spawn_echo, spawn_h2_echo};
 pub use failing::spawn_failing;
-pub use grpc::{grpc_count, grpc_say, grpc_say_with_metadata, spawn_grpc};
+pub use grpc::{GRPC_FAIL, GRPC_TRAILER, grpc_count, grpc_say, grpc_say_with_metadata, spawn_grpc};
 pub use health::{HEALTH_PATH, HealthSwitch, spawn_flaky_health};
 pub use require::{REQUIRE_SERVERS_ENV, require_server};
 pub use reset::{RESET_ANNOUNCED_LEN, RESET_SENT_LEN, spawn_reset_mid_body};
