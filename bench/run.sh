@@ -1,0 +1,493 @@
+#!/usr/bin/env bash
+# Gatehouse vs nginx vs direct, in one run.
+#
+#   bench/run.sh                          # build gatehouse (release), run everything
+#   DURATION=10 ROUNDS=3 bench/run.sh     # the defaults
+#   SKIP_BUILD=1 bench/run.sh             # use the existing target/release/gatehouse
+#   SETUPS="direct nginx" bench/run.sh    # subset (no gatehouse: no build, no gatehouse memory phase)
+#
+# Setups, all against the same origin (a separate nginx, one worker, `return 200` with a 100-byte body):
+#   direct     wrk → origin
+#   gatehouse  wrk → gatehouse (no plugins, one route `prefix: /`, one upstream, 1 worker thread) → origin
+#   nginx      wrk → nginx reverse proxy (1 worker, keep-alive upstream pool of 64) → origin
+#
+# Pinning (the machine this was written for has 2 cores): the proxy under test runs alone on core 1
+# (`taskset -c 1`); wrk, the origin and the idle-connection client share core 0 (`taskset -c 0`).
+# In the `direct` setup wrk and the origin therefore compete for one core.
+#
+# Each setup gets one warm-up run (WARMUP seconds, discarded); then the setups run in alternation,
+# ROUNDS times: `wrk -t1 -cCONNECTIONS -dDURATIONs --latency`. Reported: medians of req/s, p50, p99,
+# and the CPU time the process under test used (from /proc/PID/stat) per request.
+#
+# Memory: a fresh gatehouse (and, for comparison, a fresh nginx proxy) is started; its RSS (VmRSS)
+# is read before any request, then bench/idle_conns.py opens IDLE_CONNS keep-alive connections, makes
+# one request on each and keeps them open, and the RSS is read again.
+#
+# Output: a markdown report on stdout and in bench/results/latest.md. Progress goes to stderr.
+#
+# Environment:
+#   DURATION=10  ROUNDS=3  CONNECTIONS=50  WARMUP=2  IDLE_CONNS=10000  BASE_PORT=18080
+#   SKIP_BUILD=0  SETUPS="direct gatehouse nginx"  KEEP_WORK=0 (keep the temp dir with configs/logs)
+#   PROXY_CORE=1  LOAD_CORE=0
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-50}
+WARMUP=${WARMUP:-2}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+BASE_PORT=${BASE_PORT:-18080}
+SKIP_BUILD=${SKIP_BUILD:-0}
+SETUPS=${SETUPS:-"direct gatehouse nginx"}
+KEEP_WORK=${KEEP_WORK:-0}
+PROXY_CORE=${PROXY_CORE:-1}
+LOAD_CORE=${LOAD_CORE:-0}
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+GATEHOUSE=$TARGET_DIR/release/gatehouse
+RESULTS_DIR=$BENCH_DIR/results
+
+ORIGIN_PORT=$((BASE_PORT + 1))
+NGINX_PORT=$((BASE_PORT + 2))
+GH_PORT=$((BASE_PORT + 3))
+GH_ADMIN_PORT=$((BASE_PORT + 4))
+
+# The origin's body: "ok" followed by 98 filler bytes = 100 bytes.
+BODY="ok$(printf '%.0s-' {1..8})$(printf '%.0s0123456789' {1..9})"
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+has_setup() { [[ " $SETUPS " == *" $1 "* ]]; }
+
+# ---------------------------------------------------------------------------------------------
+# Tools, limits, build
+
+need_apt=()
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx)
+command -v taskset >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if ((${#need_apt[@]})); then
+    [[ $(id -u) == 0 ]] || die "missing ${need_apt[*]}; install them (apt-get install -y ${need_apt[*]})"
+    log "installing ${need_apt[*]}"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >&2
+fi
+NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+
+# 10k idle connections need more than the usual 1024 descriptors (inherited by everything below).
+if ! ulimit -n 65536 2>/dev/null; then
+    hard=$(ulimit -Hn)
+    ulimit -n "$hard"
+    log "warning: the hard fd limit is $hard (cannot raise it to 65536); using $hard"
+fi
+((IDLE_CONNS + 1000 <= $(ulimit -n))) || die "IDLE_CONNS=$IDLE_CONNS needs more descriptors than ulimit -n = $(ulimit -n)"
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+if has_setup gatehouse; then
+    if [[ $SKIP_BUILD != 1 ]]; then
+        log "building gatehouse (cargo build --release -p gatehouse)"
+        (cd "$ROOT" && cargo build --release -p gatehouse >&2)
+    fi
+    [[ -x $GATEHOUSE ]] || die "$GATEHOUSE not found (build it, or drop gatehouse from SETUPS)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Process management
+
+WORK=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
+PIDS=()
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ $KEEP_WORK == 1 ]]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# stop PID: terminate one process we started and forget it.
+stop() {
+    local pid=$1 keep=() p
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_port PORT PID LOGFILE: wait until PORT accepts connections, failing if PID dies.
+wait_port() {
+    local port=$1 pid=$2 logfile=$3
+    for _ in $(seq 200); do
+        port_open "$port" && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            cat "$logfile" >&2 || true
+            die "process $pid exited before listening on $port"
+        fi
+        sleep 0.05
+    done
+    cat "$logfile" >&2 || true
+    die "nothing listening on $port after 10 s"
+}
+
+for port in "$ORIGIN_PORT" "$NGINX_PORT" "$GH_PORT" "$GH_ADMIN_PORT"; do
+    port_open "$port" && die "port $port already in use (set BASE_PORT)"
+done
+
+# nginx_conf NAME WORKER_CONNECTIONS HTTP_BLOCK_BODY: write $WORK/NAME.conf (1 worker, no access log,
+# its own temp dirs). worker_connections is sized to need: nginx preallocates (and touches) its
+# connection table, which would otherwise inflate its idle RSS.
+nginx_conf() {
+    local name=$1 conns=$2 body=$3 user_line=""
+    [[ $(id -u) == 0 ]] && user_line="user root;"
+    mkdir -p "$WORK/$name"
+    cat >"$WORK/$name.conf" <<EOF
+$user_line
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile $(ulimit -n);
+pid $WORK/$name/nginx.pid;
+error_log $WORK/$name/error.log warn;
+events { worker_connections $conns; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/$name/client_body;
+    proxy_temp_path $WORK/$name/proxy;
+    fastcgi_temp_path $WORK/$name/fastcgi;
+    uwsgi_temp_path $WORK/$name/uwsgi;
+    scgi_temp_path $WORK/$name/scgi;
+    # nginx closes a client connection after 1000 requests by default; wrk would then reconnect.
+    # Gatehouse has no such limit, so lift it everywhere to compare like with like.
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+$body
+}
+EOF
+}
+
+# start_nginx NAME PORT CORE: start nginx on $WORK/NAME.conf pinned to CORE; sets NGINX_PID (master).
+start_nginx() {
+    local name=$1 port=$2 core=$3
+    taskset -c "$core" "$NGINX_BIN" -p "$WORK/$name" -e "$WORK/$name/error.log" -c "$WORK/$name.conf" \
+        >"$WORK/$name/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    wait_port "$port" "$NGINX_PID" "$WORK/$name/error.log"
+}
+
+nginx_conf origin 4096 "
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT;
+        location / { default_type text/plain; return 200 \"$BODY\"; }
+    }"
+
+nginx_conf proxy $((IDLE_CONNS + 1024)) "
+    upstream u {
+        server 127.0.0.1:$ORIGIN_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://u;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }"
+
+cat >"$WORK/gatehouse.yaml" <<EOF
+# Generated by bench/run.sh: no plugins, one route to the origin.
+server: { worker_threads: 1, watch: false }
+listeners:
+  - name: bench
+    address: 127.0.0.1:$GH_PORT
+    limits: { max_connections: 20000 }
+admin: { address: 127.0.0.1:$GH_ADMIN_PORT }
+upstreams:
+  origin:
+    targets: ["127.0.0.1:$ORIGIN_PORT"]
+routes:
+  - name: all
+    match: { path: { prefix: / } }
+    upstream: origin
+EOF
+
+# start_gatehouse: start gatehouse pinned to PROXY_CORE; sets GH_PID.
+start_gatehouse() {
+    taskset -c "$PROXY_CORE" "$GATEHOUSE" run --config "$WORK/gatehouse.yaml" >"$WORK/gatehouse.log" 2>&1 &
+    GH_PID=$!
+    PIDS+=("$GH_PID")
+    wait_port "$GH_ADMIN_PORT" "$GH_PID" "$WORK/gatehouse.log"
+    wait_port "$GH_PORT" "$GH_PID" "$WORK/gatehouse.log"
+}
+
+# Process ids whose CPU time and memory count for a server: nginx = master + workers.
+server_pids() {
+    local pid=$1
+    echo "$pid"
+    pgrep -P "$pid" 2>/dev/null || true
+}
+
+# rss_kib PID...: sum of VmRSS in KiB.
+rss_kib() {
+    local total=0 pid v
+    for pid in "$@"; do
+        v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+
+# cpu_ticks PID...: utime + stime (all threads) in clock ticks.
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        # Fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
+        total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# ---------------------------------------------------------------------------------------------
+# Origin
+
+log "starting the origin (nginx, 1 worker, core $LOAD_CORE) on :$ORIGIN_PORT"
+start_nginx origin "$ORIGIN_PORT" "$LOAD_CORE"
+ORIGIN_PID=$NGINX_PID
+got=$(exec 3<>"/dev/tcp/127.0.0.1/$ORIGIN_PORT"; printf 'GET / HTTP/1.0\r\n\r\n' >&3; cat <&3)
+[[ $got == *"$BODY"* ]] || die "origin answered unexpectedly: $got"
+
+# ---------------------------------------------------------------------------------------------
+# Memory: idle RSS, then with IDLE_CONNS idle keep-alive connections.
+
+# mem_phase LABEL PORT PID...: prints "idle_kib loaded_kib ok failed".
+mem_phase() {
+    local label=$1 port=$2
+    shift 2
+    local idle loaded out ok failed client
+    sleep 1
+    idle=$(rss_kib "$@")
+    log "$label: idle RSS $(mib "$idle") MiB; opening $IDLE_CONNS keep-alive connections"
+    taskset -c "$LOAD_CORE" python3 "$BENCH_DIR/idle_conns.py" 127.0.0.1 "$port" "$IDLE_CONNS" \
+        >"$WORK/idle-$label.out" 2>"$WORK/idle-$label.err" &
+    client=$!
+    PIDS+=("$client")
+    for _ in $(seq 1200); do
+        grep -q '^READY' "$WORK/idle-$label.out" && break
+        kill -0 "$client" 2>/dev/null || { cat "$WORK/idle-$label.err" >&2; die "idle_conns.py failed"; }
+        sleep 0.1
+    done
+    grep -q '^READY' "$WORK/idle-$label.out" || die "idle_conns.py not ready after 120 s"
+    read -r _ ok failed <"$WORK/idle-$label.out"
+    sleep 1
+    loaded=$(rss_kib "$@")
+    log "$label: RSS with $ok idle connections $(mib "$loaded") MiB ($failed failed)"
+    stop "$client"
+    echo "$idle $loaded $ok $failed"
+}
+
+GH_MEM="" NGINX_MEM=""
+if has_setup gatehouse; then
+    log "memory phase: gatehouse"
+    start_gatehouse
+    GH_MEM=$(mem_phase gatehouse "$GH_PORT" "$GH_PID")
+    stop "$GH_PID"
+fi
+if has_setup nginx; then
+    log "memory phase: nginx proxy"
+    start_nginx proxy "$NGINX_PORT" "$PROXY_CORE"
+    # The worker only: the master holds no connections, and its pages are mostly shared with the worker.
+    NGINX_MEM=$(mem_phase nginx "$NGINX_PORT" $(pgrep -P "$NGINX_PID"))
+    stop "$NGINX_PID"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Throughput and latency
+
+URL_direct=http://127.0.0.1:$ORIGIN_PORT/
+URL_gatehouse=http://127.0.0.1:$GH_PORT/
+URL_nginx=http://127.0.0.1:$NGINX_PORT/
+declare -A TARGET_PIDS
+TARGET_PIDS[direct]="$(server_pids "$ORIGIN_PID" | tr '\n' ' ')"
+if has_setup gatehouse; then
+    log "starting gatehouse (1 worker thread, core $PROXY_CORE) on :$GH_PORT"
+    start_gatehouse
+    TARGET_PIDS[gatehouse]=$GH_PID
+    got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; cat <&3)
+    [[ $got == *"$BODY"* ]] || die "gatehouse answered unexpectedly: $got"
+fi
+if has_setup nginx; then
+    log "starting the nginx proxy (1 worker, core $PROXY_CORE) on :$NGINX_PORT"
+    start_nginx proxy "$NGINX_PORT" "$PROXY_CORE"
+    TARGET_PIDS[nginx]="$(server_pids "$NGINX_PID" | tr '\n' ' ')"
+fi
+
+# to_ms VALUE: wrk's "123.45us" / "1.23ms" / "1.02s" → milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+        printf "%.3f", n }'
+}
+
+# run_wrk SETUP SECONDS: prints "rps p50_ms p99_ms errors cpu_pct cpu_us_per_req".
+run_wrk() {
+    local setup=$1 secs=$2 url out t0 t1 c0 c1 rps p50 p99 errs reqs
+    local -a pids
+    url=URL_$setup
+    read -r -a pids <<<"${TARGET_PIDS[$setup]}"
+    out=$WORK/wrk-$setup-$(date +%s%N).txt
+    c0=$(cpu_ticks "${pids[@]}")
+    t0=$(date +%s.%N)
+    taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency "${!url}" >"$out" 2>&1 ||
+        { cat "$out" >&2; die "wrk failed for $setup"; }
+    t1=$(date +%s.%N)
+    c1=$(cpu_ticks "${pids[@]}")
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+    reqs=$(awk '/requests in/ { print $1 }' "$out")
+    p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+    errs=$(awk '/Socket errors/ { gsub(/[^0-9 ]/, ""); s = 0; for (i = 1; i <= NF; i++) s += $i; print s }
+                /Non-2xx or 3xx/ { print $NF }' "$out" | awk '{ s += $1 } END { print s + 0 }')
+    [[ -n $rps && -n $reqs ]] || { cat "$out" >&2; die "cannot parse wrk output for $setup"; }
+    awk -v rps="$rps" -v p50="$p50" -v p99="$p99" -v e="$errs" -v c="$((c1 - c0))" -v hz="$CLK_TCK" \
+        -v t0="$t0" -v t1="$t1" -v n="$reqs" 'BEGIN {
+            cpu = c / hz
+            printf "%s %s %s %d %.1f %.2f\n", rps, p50, p99, e, 100 * cpu / (t1 - t0), (n > 0 ? 1e6 * cpu / n : 0) }'
+}
+
+ORDER=()
+for s in direct gatehouse nginx; do has_setup "$s" && ORDER+=("$s"); done
+((${#ORDER[@]})) || die "SETUPS selects nothing"
+
+if ((WARMUP > 0)); then
+    for s in "${ORDER[@]}"; do
+        log "warm-up $s (${WARMUP}s)"
+        run_wrk "$s" "$WARMUP" >/dev/null
+    done
+fi
+
+declare -A RES
+for r in $(seq "$ROUNDS"); do
+    for s in "${ORDER[@]}"; do
+        log "round $r/$ROUNDS: $s (wrk -t1 -c$CONNECTIONS -d${DURATION}s)"
+        RES[$s,$r]=$(run_wrk "$s" "$DURATION")
+        log "  → $(awk '{ printf "%s req/s, p50 %s ms, p99 %s ms, errors %s, CPU %s%%, %s µs CPU/req", $1, $2, $3, $4, $5, $6 }' <<<"${RES[$s,$r]}")"
+        sleep 1
+    done
+done
+
+GH_AFTER=""
+if has_setup gatehouse; then
+    GH_AFTER="$(rss_kib "$GH_PID") $(awk '/^VmHWM:/ { print $2 }' "/proc/$GH_PID/status")"
+fi
+
+# median SETUP FIELD (1-based field of a run_wrk line) over the rounds.
+median() {
+    local s=$1 f=$2 r
+    for r in $(seq "$ROUNDS"); do awk -v f="$f" '{ print $f }' <<<"${RES[$s,$r]}"; done | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.6g", m }'
+}
+declare -A MED
+for s in "${ORDER[@]}"; do
+    for f in 1 2 3 4 5 6; do MED[$s,$f]=$(median "$s" "$f"); done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+REPORT=$WORK/report.md
+{
+    echo "## Gatehouse vs nginx vs direct — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "- machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
+    echo "- $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'), $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')$(has_setup gatehouse && echo ", gatehouse $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD -- crates Cargo.lock 2>/dev/null || echo '+uncommitted changes')")"
+    echo "- \`wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency\`, $ROUNDS rounds in alternation (${ORDER[*]}), ${WARMUP}s warm-up each; medians shown"
+    echo "- load average before the run: $LOADAVG_START; after: $(cut -d' ' -f1-3 /proc/loadavg) (includes the bench itself)"
+    echo "- pinning: proxy under test on core $PROXY_CORE; wrk + origin on core $LOAD_CORE (in \`direct\`, wrk and the origin share that core)"
+    echo "- origin: nginx, 1 worker, \`return 200\` with a ${#BODY}-byte body; proxies: 1 worker / 1 worker thread"
+    echo
+    echo "| setup | req/s | p50 (ms) | p99 (ms) | errors | CPU of server under test | CPU µs / request |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for s in "${ORDER[@]}"; do
+        printf '| %s | %.0f | %.3f | %.3f | %d | %.0f%% | %.1f |\n' "$s" "${MED[$s,1]}" "${MED[$s,2]}" "${MED[$s,3]}" \
+            "${MED[$s,4]}" "${MED[$s,5]}" "${MED[$s,6]}"
+    done
+    echo
+    echo "(\"server under test\" = the origin for \`direct\`, the proxy otherwise.)"
+    echo
+    echo "### Ratios (medians)"
+    echo
+    if has_setup gatehouse && has_setup nginx; then
+        echo "- throughput gatehouse / nginx: **$(ratio "${MED[gatehouse,1]}" "${MED[nginx,1]}")**"
+        echo "- p99 gatehouse / nginx: **$(ratio "${MED[gatehouse,3]}" "${MED[nginx,3]}")** (lower is better; ${MED[gatehouse,3]} ms vs ${MED[nginx,3]} ms)"
+        echo "- p50 gatehouse / nginx: $(ratio "${MED[gatehouse,2]}" "${MED[nginx,2]}")"
+        echo "- CPU per request gatehouse / nginx: $(ratio "${MED[gatehouse,6]}" "${MED[nginx,6]}") (lower is better)"
+    fi
+    if has_setup gatehouse && has_setup direct; then
+        echo "- throughput gatehouse / direct: **$(ratio "${MED[gatehouse,1]}" "${MED[direct,1]}")**"
+    fi
+    if has_setup nginx && has_setup direct; then
+        echo "- throughput nginx / direct: $(ratio "${MED[nginx,1]}" "${MED[direct,1]}")"
+    fi
+    echo
+    if [[ -n $GH_MEM || -n $NGINX_MEM ]]; then
+        echo "### Memory (RSS)"
+        echo
+        echo "| server | idle RSS (MiB) | RSS with idle keep-alive conns (MiB) | added (MiB) | added per conn (KiB) | conns open / failed |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        for pair in "gatehouse:$GH_MEM" "nginx proxy (worker process):$NGINX_MEM"; do
+            name=${pair%%:*} vals=${pair#*:}
+            [[ -n $vals ]] || continue
+            read -r idle loaded ok failed <<<"$vals"
+            awk -v n="$name" -v i="$idle" -v l="$loaded" -v ok="$ok" -v f="$failed" 'BEGIN {
+                printf "| %s | %.1f | %.1f | %.1f | %.2f | %d / %d |\n", n, i / 1024, l / 1024, (l - i) / 1024, (ok > 0 ? (l - i) / ok : 0), ok, f }'
+        done
+        echo
+        echo "Idle = fresh process, before any request. Then \`bench/idle_conns.py\` opens $IDLE_CONNS connections, makes one \`GET /\` on each and keeps them open."
+        if [[ -n $GH_AFTER ]]; then
+            read -r now hwm <<<"$GH_AFTER"
+            echo "Gatehouse after the throughput rounds: RSS $(mib "$now") MiB, peak (VmHWM) $(mib "$hwm") MiB."
+        fi
+        echo
+    fi
+    echo "### Every round"
+    echo
+    echo "| round | setup | req/s | p50 (ms) | p99 (ms) | errors | server CPU | CPU µs / req |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+    for r in $(seq "$ROUNDS"); do
+        for s in "${ORDER[@]}"; do
+            read -r a b c d e f <<<"${RES[$s,$r]}"
+            printf '| %d | %s | %.0f | %.3f | %.3f | %d | %.0f%% | %.1f |\n' "$r" "$s" "$a" "$b" "$c" "$d" "$e" "$f"
+        done
+    done
+} >"$REPORT"
+
+mkdir -p "$RESULTS_DIR"
+cp "$REPORT" "$RESULTS_DIR/latest.md"
+cat "$REPORT"
+log "report written to $RESULTS_DIR/latest.md"
