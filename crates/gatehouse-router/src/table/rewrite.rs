@@ -60,6 +60,8 @@ fn join<'a>(head: &str, tail: &'a str) -> Cow<'a, str> {
 fn absolute(path: Cow<'_, str>) -> Cow<'_, str> {
     if path.starts_with('/') {
         path
+    } else if path.is_empty() {
+        Cow::Borrowed("/")
     } else {
         Cow::Owned(format!("/{path}"))
     }
