@@ -11,7 +11,7 @@ use crate::{Flow, Phases, Plugin, RequestContext, Result};
 /// The `request_size_limit` plugin (`on_access`).
 ///
 /// A request whose `Content-Length` exceeds `max_bytes` is answered at once with
-/// `413 Content Too Large` (`problem+json`). Otherwise [`RequestContext::max_body_bytes`] is lowered
+/// `413` (`problem+json`). Otherwise [`RequestContext::max_body_bytes`] is lowered
 /// to `max_bytes` (never raised), and the data plane enforces it while streaming the body — which
 /// covers chunked bodies and lying `Content-Length`s. An unparsable `Content-Length` is left to the
 /// HTTP layer, which refuses it before plugins run.
