@@ -54,7 +54,11 @@ pub(crate) async fn echo(req: Request<Incoming>, server: SocketAddr) -> Response
         };
     }
     let status = match path.strip_prefix("/status/") {
-        Some(code) => match code.parse::<u16>().ok().and_then(|c| StatusCode::from_u16(c).ok()) {
+        Some(code) => match code
+            .parse::<u16>()
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok())
+        {
             Some(status) => status,
             None => return text(StatusCode::BAD_REQUEST, "bad /status/{code}"),
         },
@@ -145,7 +149,10 @@ fn big(n: u64) -> Response<ResponseBody> {
                 return None;
             }
             let take = left.min(BIG_CHUNK as u64) as usize;
-            Some((Ok::<_, BoxError>(Frame::data(chunk.slice(..take))), left - take as u64))
+            Some((
+                Ok::<_, BoxError>(Frame::data(chunk.slice(..take))),
+                left - take as u64,
+            ))
         }
     });
     Response::builder()
@@ -166,7 +173,10 @@ fn slow_body(pause: Duration) -> Response<ResponseBody> {
             }
             _ => return None,
         };
-        Some((Ok::<_, BoxError>(Frame::data(Bytes::from_static(data.as_bytes()))), step + 1))
+        Some((
+            Ok::<_, BoxError>(Frame::data(Bytes::from_static(data.as_bytes()))),
+            step + 1,
+        ))
     });
     Response::builder()
         .header(CONTENT_TYPE, "text/plain")
@@ -176,7 +186,9 @@ fn slow_body(pause: Duration) -> Response<ResponseBody> {
 
 /// A buffered body.
 pub(crate) fn full(data: impl Into<Bytes>) -> ResponseBody {
-    Full::new(data.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// An `application/json` response.

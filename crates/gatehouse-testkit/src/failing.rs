@@ -13,7 +13,10 @@ use crate::upstream::{HttpMode, Upstream, spawn_http};
 pub async fn spawn_failing(status: u16) -> Upstream {
     let status = StatusCode::from_u16(status).expect("testkit: invalid status code");
     spawn_http(HttpMode::Auto, move |_req, _server| async move {
-        text(status, &format!("upstream failing with {}", status.as_u16()))
+        text(
+            status,
+            &format!("upstream failing with {}", status.as_u16()),
+        )
     })
     .await
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -95,7 +96,10 @@ where
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _peer)) => stream,
                     // Transient errors (e.g. EMFILE) must not kill the upstream.
-                    Err(_) => continue,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
                 },
                 _ = stopped.changed() => return,
             };
@@ -146,8 +150,9 @@ where
                 builder = builder.http2_only();
             }
             // Connection errors (client gone, reset, bad preface) are part of the tests.
+            // (`serve_connection_with_upgrades` would ignore `http2_only`.)
             let _ = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(stream), service)
                 .await;
         }
     })

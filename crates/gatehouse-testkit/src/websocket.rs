@@ -22,6 +22,8 @@ pub const WS_REQUEST_PROBE: &str = "!request";
 pub async fn spawn_websocket_echo() -> Upstream {
     spawn_tcp(|stream, hits| async move {
         let mut handshake = Value::Null;
+        // The callback's signature is tungstenite's, large error type included.
+        #[allow(clippy::result_large_err)]
         let record = |req: &Request, resp: Response| {
             handshake = describe_handshake(req);
             Ok(resp)
@@ -65,14 +67,16 @@ fn describe_handshake(req: &Request) -> Value {
 /// message, returns the first text or binary message received (binary decoded
 /// lossily as UTF-8) and closes the connection.
 pub async fn ws_roundtrip(url: &str, msg: &str) -> Result<String, WsError> {
-    let uri: http::Uri = url.parse().map_err(|_| WsError::Url(UrlError::NoHostName))?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| WsError::Url(UrlError::NoHostName))?;
     if uri.scheme_str() != Some("ws") {
         return Err(WsError::Url(UrlError::UnsupportedUrlScheme));
     }
     let host = uri.host().ok_or(WsError::Url(UrlError::NoHostName))?;
     // `Uri::host` keeps the brackets of an IPv6 literal; the resolver wants them off.
-    let stream = TcpStream::connect((host.trim_matches(['[', ']']), uri.port_u16().unwrap_or(80)))
-        .await?;
+    let stream =
+        TcpStream::connect((host.trim_matches(['[', ']']), uri.port_u16().unwrap_or(80))).await?;
     let (mut ws, _response) = tokio_tungstenite::client_async(url, stream).await?;
     ws.send(Message::text(msg)).await?;
     let reply = loop {

@@ -13,8 +13,7 @@ use tonic::{Code, Request, Response, Status};
 use tonic_prost::ProstCodec;
 
 use super::{
-    COUNT_PATH, CountReply, CountRequest, EchoReply, EchoRequest, GRPC_FAIL, GRPC_TRAILER,
-    SAY_PATH,
+    COUNT_PATH, CountReply, CountRequest, EchoReply, EchoRequest, GRPC_FAIL, GRPC_TRAILER, SAY_PATH,
 };
 use crate::upstream::{HttpMode, ResponseBody, Upstream, spawn_http};
 
@@ -29,10 +28,18 @@ pub async fn spawn_grpc() -> Upstream {
 async fn route(req: http::Request<Incoming>, _server: SocketAddr) -> http::Response<ResponseBody> {
     let response = match req.uri().path() {
         SAY_PATH => Grpc::new(ProstCodec::default()).unary(Say, req).await,
-        COUNT_PATH => Grpc::new(ProstCodec::default()).server_streaming(Count, req).await,
+        COUNT_PATH => {
+            Grpc::new(ProstCodec::default())
+                .server_streaming(Count, req)
+                .await
+        }
         other => Status::unimplemented(format!("no method {other}")).into_http(),
     };
-    response.map(|body| body.map_frame(add_trailer).map_err(Into::into).boxed_unsync())
+    response.map(|body| {
+        body.map_frame(add_trailer)
+            .map_err(Into::into)
+            .boxed_unsync()
+    })
 }
 
 /// Adds [`GRPC_TRAILER`] to the trailers frame (present only on successful calls).
@@ -61,11 +68,15 @@ impl UnaryService<EchoRequest> for Say {
                 return Err(Status::not_found(GRPC_FAIL));
             }
             if let Some(code) = message.strip_prefix("fail:") {
-                let code = code.parse::<i32>().map_err(|_| Status::invalid_argument("fail:{code}"))?;
+                let code = code
+                    .parse::<i32>()
+                    .map_err(|_| Status::invalid_argument("fail:{code}"))?;
                 return Err(Status::new(Code::from(code), GRPC_FAIL));
             }
             if let Some(ms) = message.strip_prefix("sleep:") {
-                let ms = ms.parse::<u64>().map_err(|_| Status::invalid_argument("sleep:{ms}"))?;
+                let ms = ms
+                    .parse::<u64>()
+                    .map_err(|_| Status::invalid_argument("sleep:{ms}"))?;
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
             Ok(Response::new(EchoReply {
