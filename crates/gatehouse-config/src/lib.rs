@@ -164,8 +164,7 @@ fn sort_diagnostics(diagnostics: &mut [Diagnostic], texts: &[(PathBuf, String)])
             .position(|(f, _)| f == file)
             .unwrap_or(usize::MAX)
     };
-    diagnostics
-        .sort_by(|a, b| (rank(&a.file), a.line, a.column).cmp(&(rank(&b.file), b.line, b.column)));
+    diagnostics.sort_by_key(|d| (rank(&d.file), d.line, d.column));
 }
 
 /// FNV-1a 64 over every text (each followed by a separator), as 16 hex digits.

@@ -52,8 +52,10 @@ pub(crate) struct Ctx {
     pub diagnostics: Vec<Diagnostic>,
     /// Names already used, per kind (`listener name`, `route name`, …).
     seen: HashMap<(&'static str, String), Site>,
-    /// Every upstream name, across all files (routes must reference one).
+    /// Every upstream name, across all files, in order (routes must reference one).
     upstream_names: Vec<String>,
+    /// The same names, for lookups.
+    upstream_set: std::collections::HashSet<String>,
     /// Some file failed to parse: skip checks that need the whole configuration.
     incomplete: bool,
 }
@@ -79,7 +81,7 @@ impl Ctx {
 
     /// Reports a problem at `node`.
     pub(crate) fn error(&mut self, node: &Node, path: &str, message: impl Into<String>) {
-        self.push(node.line, node.column, path, message.into(), None);
+        self.located(node, path, message.into(), None);
     }
 
     /// Reports a problem at `node`, with a hint.
@@ -90,13 +92,28 @@ impl Ctx {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        self.push(
-            node.line,
-            node.column,
-            path,
-            message.into(),
-            Some(hint.into()),
-        );
+        self.located(node, path, message.into(), Some(hint.into()));
+    }
+
+    /// Reports at `node`; values that came from `${...}` may be secrets, so a message about
+    /// such a value is cut before its first quoted part and a hint quoting it is dropped.
+    fn located(&mut self, node: &Node, path: &str, message: String, hint: Option<String>) {
+        let (message, hint) = if node.interpolated {
+            let value = node.text().map(|t| t.into_owned()).unwrap_or_default();
+            let head = message.split('`').next().unwrap_or_default();
+            let head = head.trim_end_matches([' ', ',', ':']);
+            let head = if head.is_empty() {
+                "invalid value"
+            } else {
+                head
+            };
+            let message = format!("{head} (the value comes from `${{...}}` and is not shown)");
+            let hint = hint.filter(|h| value.trim().is_empty() || !h.contains(value.trim()));
+            (message, hint)
+        } else {
+            (message, hint)
+        };
+        self.push(node.line, node.column, path, message, hint);
     }
 
     /// Reports a problem at an explicit location of the current file.
@@ -299,4 +316,4 @@ fn check_duplicate_keys(cx: &mut Ctx, node: &Node, path: &str) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

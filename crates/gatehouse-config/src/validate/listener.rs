@@ -107,10 +107,7 @@ fn listener(cx: &mut Ctx, node: &Node, path: &str) -> Option<Listener> {
             &obj.at("address"),
         );
     }
-    let tls = match obj.get("tls") {
-        Some(n) => Some(listener_tls(cx, n, &obj.at("tls"))),
-        None => None,
-    };
+    let tls = obj.get("tls").map(|n| listener_tls(cx, n, &obj.at("tls")));
     let limits = match obj.get("limits") {
         Some(n) => limits(cx, n, &obj.at("limits")),
         None => Some(ListenerLimits::default()),

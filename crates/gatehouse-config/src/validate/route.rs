@@ -80,13 +80,18 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
 
 fn upstream_ref(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
     let name = non_empty(cx, node, path)?;
-    if cx.upstream_names.contains(&name) || cx.incomplete {
+    if cx.upstream_set.contains(&name) || cx.incomplete {
         return Some(name);
     }
-    let hint = match closest(&name, cx.upstream_names.iter().map(String::as_str)) {
+    // Suggestions are for humans: skip them for huge (generated) configs.
+    let candidates = cx.upstream_names.iter().take(1000).map(String::as_str);
+    let hint = match closest(&name, candidates) {
         Some(best) => format!("did you mean `{best}`?"),
         None if cx.upstream_names.is_empty() => "no upstreams are defined".to_owned(),
-        None => format!("defined upstreams: {}", cx.upstream_names.join(", ")),
+        None if cx.upstream_names.len() <= 10 => {
+            format!("defined upstreams: {}", cx.upstream_names.join(", "))
+        }
+        None => "check the names under `upstreams:`".to_owned(),
     };
     cx.error_hint(node, path, format!("unknown upstream `{name}`"), hint);
     None

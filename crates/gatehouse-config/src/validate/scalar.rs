@@ -334,18 +334,18 @@ pub(crate) fn methods(cx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<Metho
 
 /// An HTTP status code (100–599).
 pub(crate) fn status(cx: &mut Ctx, node: &Node, path: &str) -> Option<u16> {
-    if let Kind::Int(i) = node.kind {
-        if !(100..=599).contains(&i) {
+    match node.kind {
+        Kind::Int(i) if !(100..=599).contains(&i) => {
             cx.error_hint(
                 node,
                 path,
                 format!("invalid status code {i}"),
                 "status codes are 100 to 599",
             );
-            return None;
+            None
         }
+        _ => integer(cx, node, path, 100, 599).and_then(|v| u16::try_from(v).ok()),
     }
-    integer(cx, node, path, 100, 599).and_then(|v| u16::try_from(v).ok())
 }
 
 /// A URL path: starts with `/`.

@@ -32,7 +32,9 @@ pub(crate) fn collect_names(cx: &mut Ctx, node: &Node, path: &str) {
     };
     for (name, key, _) in obj.entries() {
         cx.unique("upstream", &name, key, &join(path, &name));
-        cx.upstream_names.push(name);
+        if cx.upstream_set.insert(name.clone()) {
+            cx.upstream_names.push(name);
+        }
     }
 }
 
