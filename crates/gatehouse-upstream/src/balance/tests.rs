@@ -247,7 +247,7 @@ fn maglev_table_size_is_a_large_enough_prime() {
     assert!(
         (2..size)
             .take_while(|d| d * d <= size)
-            .all(|d| size % d != 0)
+            .all(|d| !size.is_multiple_of(d))
     );
 }
 
