@@ -18,22 +18,30 @@ use gatehouse_upstream::{BoxError, ProxyBody};
 pub struct BodyLimitExceeded;
 
 pin_project_lite::pin_project! {
-    /// A request body that fails once more than `remaining` bytes arrive, flagging `exceeded`.
+    /// A request body that fails once more than `remaining` bytes arrive, flagging `exceeded`;
+    /// an error of the client's body itself (bad chunk, client gone) flags `client_failed`.
     pub struct LimitedBody<B> {
         #[pin]
         inner: B,
         remaining: u64,
         exceeded: Arc<AtomicBool>,
+        client_failed: Arc<AtomicBool>,
     }
 }
 
 impl<B> LimitedBody<B> {
     /// Wraps `inner`, allowing at most `limit` bytes.
-    pub fn new(inner: B, limit: u64, exceeded: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        inner: B,
+        limit: u64,
+        exceeded: Arc<AtomicBool>,
+        client_failed: Arc<AtomicBool>,
+    ) -> Self {
         LimitedBody {
             inner,
             remaining: limit,
             exceeded,
+            client_failed,
         }
     }
 }
@@ -63,7 +71,10 @@ where
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Err(e))) => {
+                this.client_failed.store(true, Ordering::Release);
+                Poll::Ready(Some(Err(e.into())))
+            }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }

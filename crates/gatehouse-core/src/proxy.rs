@@ -284,7 +284,13 @@ async fn forward(
     }
 
     let exceeded = Arc::new(AtomicBool::new(false));
-    let body = boxed(LimitedBody::new(body, limit, exceeded.clone()));
+    let client_failed = Arc::new(AtomicBool::new(false));
+    let body = boxed(LimitedBody::new(
+        body,
+        limit,
+        exceeded.clone(),
+        client_failed.clone(),
+    ));
     let sent = Instant::now();
     let result = entry
         .cluster
@@ -294,6 +300,10 @@ async fn forward(
     let mut response = match result {
         Ok(r) => r,
         Err(_) if exceeded.load(Ordering::Acquire) => return Err(Error::BodyTooLarge),
+        // The client's own body broke (malformed chunk, client gone): not the upstream's fault.
+        Err(_) if client_failed.load(Ordering::Acquire) => {
+            return Err(Error::BadRequest("malformed request body"));
+        }
         Err(e) if e.is_timeout() => return Err(Error::UpstreamTimeout),
         Err(e) => return Err(Error::Upstream(e)),
     };
