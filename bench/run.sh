@@ -13,7 +13,8 @@
 #
 # Pinning (the machine this was written for has 2 cores): the proxy under test runs alone on core 1
 # (`taskset -c 1`); wrk, the origin and the idle-connection client share core 0 (`taskset -c 0`).
-# In the `direct` setup wrk and the origin therefore compete for one core.
+# In the `direct` setup wrk and the origin therefore compete for one core. All of them run at nice
+# NICE (-10 as root) so that other work on a shared machine disturbs them less.
 #
 # Each setup gets one warm-up run (WARMUP seconds, discarded); then the setups run in alternation,
 # ROUNDS times: `wrk -t1 -cCONNECTIONS -dDURATIONs --latency`. Reported: medians of req/s, p50, p99,
@@ -21,14 +22,15 @@
 #
 # Memory: a fresh gatehouse (and, for comparison, a fresh nginx proxy) is started; its RSS (VmRSS)
 # is read before any request, then bench/idle_conns.py opens IDLE_CONNS keep-alive connections, makes
-# one request on each and keeps them open, and the RSS is read again.
+# one request on each and keeps them open, and the RSS is read again; the CPU the server burns while
+# merely holding those connections is measured over IDLE_HOLD seconds.
 #
 # Output: a markdown report on stdout and in bench/results/latest.md. Progress goes to stderr.
 #
 # Environment:
-#   DURATION=10  ROUNDS=3  CONNECTIONS=50  WARMUP=2  IDLE_CONNS=10000  BASE_PORT=18080
+#   DURATION=10  ROUNDS=3  CONNECTIONS=50  WARMUP=2  IDLE_CONNS=10000  IDLE_HOLD=5  BASE_PORT=18080
 #   SKIP_BUILD=0  SETUPS="direct gatehouse nginx"  KEEP_WORK=0 (keep the temp dir with configs/logs)
-#   PROXY_CORE=1  LOAD_CORE=0
+#   PROXY_CORE=1  LOAD_CORE=0  NICE=-10 (as root; 0 otherwise)
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -36,12 +38,16 @@ ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
 WARMUP=${WARMUP:-2}
 IDLE_CONNS=${IDLE_CONNS:-10000}
+IDLE_HOLD=${IDLE_HOLD:-5}
 BASE_PORT=${BASE_PORT:-18080}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SETUPS=${SETUPS:-"direct gatehouse nginx"}
 KEEP_WORK=${KEEP_WORK:-0}
 PROXY_CORE=${PROXY_CORE:-1}
 LOAD_CORE=${LOAD_CORE:-0}
+# Every benchmark process runs at this nice level, so that other work on a shared machine (builds)
+# disturbs it less. Negative values need root; the default is -10 as root, 0 otherwise.
+if [[ $(id -u) == 0 ]]; then NICE=${NICE:--10}; else NICE=${NICE:-0}; fi
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
@@ -186,7 +192,7 @@ EOF
 # start_nginx NAME PORT CORE: start nginx on $WORK/NAME.conf pinned to CORE; sets NGINX_PID (master).
 start_nginx() {
     local name=$1 port=$2 core=$3
-    taskset -c "$core" "$NGINX_BIN" -p "$WORK/$name" -e "$WORK/$name/error.log" -c "$WORK/$name.conf" \
+    nice -n "$NICE" taskset -c "$core" "$NGINX_BIN" -p "$WORK/$name" -e "$WORK/$name/error.log" -c "$WORK/$name.conf" \
         >"$WORK/$name/stdout.log" 2>&1 &
     NGINX_PID=$!
     PIDS+=("$NGINX_PID")
@@ -233,7 +239,7 @@ EOF
 
 # start_gatehouse: start gatehouse pinned to PROXY_CORE; sets GH_PID.
 start_gatehouse() {
-    taskset -c "$PROXY_CORE" "$GATEHOUSE" run --config "$WORK/gatehouse.yaml" >"$WORK/gatehouse.log" 2>&1 &
+    nice -n "$NICE" taskset -c "$PROXY_CORE" "$GATEHOUSE" run --config "$WORK/gatehouse.yaml" >"$WORK/gatehouse.log" 2>&1 &
     GH_PID=$!
     PIDS+=("$GH_PID")
     wait_port "$GH_ADMIN_PORT" "$GH_PID" "$WORK/gatehouse.log"
@@ -282,15 +288,16 @@ got=$(exec 3<>"/dev/tcp/127.0.0.1/$ORIGIN_PORT"; printf 'GET / HTTP/1.0\r\n\r\n'
 # ---------------------------------------------------------------------------------------------
 # Memory: idle RSS, then with IDLE_CONNS idle keep-alive connections.
 
-# mem_phase LABEL PORT PID...: prints "idle_kib loaded_kib ok failed".
+# mem_phase LABEL PORT PID...: prints "idle_kib loaded_kib ok failed cpu_pct", cpu_pct being the CPU
+# the server used while merely holding the idle connections (IDLE_HOLD seconds).
 mem_phase() {
     local label=$1 port=$2
     shift 2
-    local idle loaded out ok failed client
+    local idle loaded out ok failed client c0 c1
     sleep 1
     idle=$(rss_kib "$@")
     log "$label: idle RSS $(mib "$idle") MiB; opening $IDLE_CONNS keep-alive connections"
-    taskset -c "$LOAD_CORE" python3 "$BENCH_DIR/idle_conns.py" 127.0.0.1 "$port" "$IDLE_CONNS" \
+    nice -n "$NICE" taskset -c "$LOAD_CORE" python3 "$BENCH_DIR/idle_conns.py" 127.0.0.1 "$port" "$IDLE_CONNS" \
         >"$WORK/idle-$label.out" 2>"$WORK/idle-$label.err" &
     client=$!
     PIDS+=("$client")
@@ -304,8 +311,11 @@ mem_phase() {
     sleep 1
     loaded=$(rss_kib "$@")
     log "$label: RSS with $ok idle connections $(mib "$loaded") MiB ($failed failed)"
+    c0=$(cpu_ticks "$@")
+    sleep "$IDLE_HOLD"
+    c1=$(cpu_ticks "$@")
     stop "$client"
-    echo "$idle $loaded $ok $failed"
+    echo "$idle $loaded $ok $failed $(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v t="$IDLE_HOLD" 'BEGIN { printf "%.1f", 100 * c / hz / t }')"
 }
 
 GH_MEM="" NGINX_MEM=""
@@ -331,6 +341,7 @@ URL_gatehouse=http://127.0.0.1:$GH_PORT/
 URL_nginx=http://127.0.0.1:$NGINX_PORT/
 declare -A TARGET_PIDS
 TARGET_PIDS[direct]="$(server_pids "$ORIGIN_PID" | tr '\n' ' ')"
+read -r -a ORIGIN_PIDS <<<"${TARGET_PIDS[direct]}"
 if has_setup gatehouse; then
     log "starting gatehouse (1 worker thread, core $PROXY_CORE) on :$GH_PORT"
     start_gatehouse
@@ -352,19 +363,32 @@ to_ms() {
         printf "%.3f", n }'
 }
 
-# run_wrk SETUP SECONDS: prints "rps p50_ms p99_ms errors cpu_pct cpu_us_per_req".
+# core_busy CORE: busy clock ticks of one core so far (user nice system irq softirq steal).
+core_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+# run_wrk SETUP SECONDS: prints "rps p50_ms p99_ms errors cpu_pct cpu_us_per_req other_proxy_core_pct
+# other_load_core_pct". The last two estimate how busy each core was with work that is not the
+# benchmark's own (other processes on the machine): core busy time minus the time of wrk, the origin
+# and the proxy. Approximate: interrupt time spent on the benchmark's packets is counted as "other".
 run_wrk() {
-    local setup=$1 secs=$2 url out t0 t1 c0 c1 rps p50 p99 errs reqs
+    local setup=$1 secs=$2 url out t0 t1 c0 c1 o0 o1 p0 p1 l0 l1 rps p50 p99 errs reqs wrk_cpu
     local -a pids
     url=URL_$setup
     read -r -a pids <<<"${TARGET_PIDS[$setup]}"
     out=$WORK/wrk-$setup-$(date +%s%N).txt
     c0=$(cpu_ticks "${pids[@]}")
+    o0=$(cpu_ticks "${ORIGIN_PIDS[@]}")
+    p0=$(core_busy "$PROXY_CORE")
+    l0=$(core_busy "$LOAD_CORE")
     t0=$(date +%s.%N)
-    taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency "${!url}" >"$out" 2>&1 ||
+    { TIMEFORMAT='%U %S'; time nice -n "$NICE" taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency "${!url}" >"$out" 2>&1; } 2>"$out.time" ||
         { cat "$out" >&2; die "wrk failed for $setup"; }
     t1=$(date +%s.%N)
     c1=$(cpu_ticks "${pids[@]}")
+    o1=$(cpu_ticks "${ORIGIN_PIDS[@]}")
+    p1=$(core_busy "$PROXY_CORE")
+    l1=$(core_busy "$LOAD_CORE")
+    wrk_cpu=$(awk '{ print $1 + $2 }' "$out.time")
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
     reqs=$(awk '/requests in/ { print $1 }' "$out")
     p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
@@ -372,10 +396,17 @@ run_wrk() {
     errs=$(awk '/Socket errors/ { gsub(/[^0-9 ]/, ""); s = 0; for (i = 1; i <= NF; i++) s += $i; print s }
                 /Non-2xx or 3xx/ { print $NF }' "$out" | awk '{ s += $1 } END { print s + 0 }')
     [[ -n $rps && -n $reqs ]] || { cat "$out" >&2; die "cannot parse wrk output for $setup"; }
+    # The proxy's own ticks (0 for direct: the server under test is then the origin, on the load core).
+    local proxy_ticks=$((c1 - c0))
+    [[ $setup == direct ]] && proxy_ticks=0
     awk -v rps="$rps" -v p50="$p50" -v p99="$p99" -v e="$errs" -v c="$((c1 - c0))" -v hz="$CLK_TCK" \
-        -v t0="$t0" -v t1="$t1" -v n="$reqs" 'BEGIN {
+        -v t0="$t0" -v t1="$t1" -v n="$reqs" -v pb="$((p1 - p0))" -v lb="$((l1 - l0))" -v pt="$proxy_ticks" \
+        -v ot="$((o1 - o0))" -v w="$wrk_cpu" 'BEGIN {
+            wall = t1 - t0
             cpu = c / hz
-            printf "%s %s %s %d %.1f %.2f\n", rps, p50, p99, e, 100 * cpu / (t1 - t0), (n > 0 ? 1e6 * cpu / n : 0) }'
+            op = 100 * (pb - pt) / hz / wall; if (op < 0) op = 0; if (op > 100) op = 100
+            ol = 100 * ((lb - ot) / hz - w) / wall; if (ol < 0) ol = 0; if (ol > 100) ol = 100
+            printf "%s %s %s %d %.1f %.2f %.0f %.0f\n", rps, p50, p99, e, 100 * cpu / wall, (n > 0 ? 1e6 * cpu / n : 0), op, ol }'
 }
 
 ORDER=()
@@ -394,7 +425,7 @@ for r in $(seq "$ROUNDS"); do
     for s in "${ORDER[@]}"; do
         log "round $r/$ROUNDS: $s (wrk -t1 -c$CONNECTIONS -d${DURATION}s)"
         RES[$s,$r]=$(run_wrk "$s" "$DURATION")
-        log "  → $(awk '{ printf "%s req/s, p50 %s ms, p99 %s ms, errors %s, CPU %s%%, %s µs CPU/req", $1, $2, $3, $4, $5, $6 }' <<<"${RES[$s,$r]}")"
+        log "  → $(awk '{ printf "%s req/s, p50 %s ms, p99 %s ms, errors %s, CPU %s%%, %s µs CPU/req, other load %s%% / %s%%", $1, $2, $3, $4, $5, $6, $7, $8 }' <<<"${RES[$s,$r]}")"
         sleep 1
     done
 done
@@ -412,7 +443,7 @@ median() {
 }
 declare -A MED
 for s in "${ORDER[@]}"; do
-    for f in 1 2 3 4 5 6; do MED[$s,$f]=$(median "$s" "$f"); done
+    for f in 1 2 3 4 5 6 7 8; do MED[$s,$f]=$(median "$s" "$f"); done
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -428,17 +459,19 @@ REPORT=$WORK/report.md
     echo "- $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }'), $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')$(has_setup gatehouse && echo ", gatehouse $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD -- crates Cargo.lock 2>/dev/null || echo '+uncommitted changes')")"
     echo "- \`wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency\`, $ROUNDS rounds in alternation (${ORDER[*]}), ${WARMUP}s warm-up each; medians shown"
     echo "- load average before the run: $LOADAVG_START; after: $(cut -d' ' -f1-3 /proc/loadavg) (includes the bench itself)"
-    echo "- pinning: proxy under test on core $PROXY_CORE; wrk + origin on core $LOAD_CORE (in \`direct\`, wrk and the origin share that core)"
+    echo "- pinning: proxy under test on core $PROXY_CORE; wrk + origin on core $LOAD_CORE (in \`direct\`, wrk and the origin share that core); all at nice $NICE"
     echo "- origin: nginx, 1 worker, \`return 200\` with a ${#BODY}-byte body; proxies: 1 worker / 1 worker thread"
     echo
-    echo "| setup | req/s | p50 (ms) | p99 (ms) | errors | CPU of server under test | CPU µs / request |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| setup | req/s | p50 (ms) | p99 (ms) | errors | CPU of server under test | CPU µs / request | other load, core $PROXY_CORE / core $LOAD_CORE |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for s in "${ORDER[@]}"; do
-        printf '| %s | %.0f | %.3f | %.3f | %d | %.0f%% | %.1f |\n' "$s" "${MED[$s,1]}" "${MED[$s,2]}" "${MED[$s,3]}" \
-            "${MED[$s,4]}" "${MED[$s,5]}" "${MED[$s,6]}"
+        printf '| %s | %.0f | %.3f | %.3f | %d | %.0f%% | %.1f | %.0f%% / %.0f%% |\n' "$s" "${MED[$s,1]}" "${MED[$s,2]}" "${MED[$s,3]}" \
+            "${MED[$s,4]}" "${MED[$s,5]}" "${MED[$s,6]}" "${MED[$s,7]}" "${MED[$s,8]}"
     done
     echo
-    echo "(\"server under test\" = the origin for \`direct\`, the proxy otherwise.)"
+    echo "\"Server under test\" = the origin for \`direct\`, the proxy otherwise. \"Other load\" = share of each core"
+    echo "busy with anything but wrk, the origin and the proxy (other processes on the machine; approximate) —"
+    echo "0% / 0% means a quiet machine; large values mean the figures are disturbed."
     echo
     echo "### Ratios (medians)"
     echo
@@ -458,17 +491,17 @@ REPORT=$WORK/report.md
     if [[ -n $GH_MEM || -n $NGINX_MEM ]]; then
         echo "### Memory (RSS)"
         echo
-        echo "| server | idle RSS (MiB) | RSS with idle keep-alive conns (MiB) | added (MiB) | added per conn (KiB) | conns open / failed |"
-        echo "|---|---:|---:|---:|---:|---:|"
+        echo "| server | idle RSS (MiB) | RSS with idle keep-alive conns (MiB) | added (MiB) | added per conn (KiB) | conns open / failed | CPU while holding them |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
         for pair in "gatehouse:$GH_MEM" "nginx proxy (worker process):$NGINX_MEM"; do
             name=${pair%%:*} vals=${pair#*:}
             [[ -n $vals ]] || continue
-            read -r idle loaded ok failed <<<"$vals"
-            awk -v n="$name" -v i="$idle" -v l="$loaded" -v ok="$ok" -v f="$failed" 'BEGIN {
-                printf "| %s | %.1f | %.1f | %.1f | %.2f | %d / %d |\n", n, i / 1024, l / 1024, (l - i) / 1024, (ok > 0 ? (l - i) / ok : 0), ok, f }'
+            read -r idle loaded ok failed cpu <<<"$vals"
+            awk -v n="$name" -v i="$idle" -v l="$loaded" -v ok="$ok" -v f="$failed" -v c="$cpu" 'BEGIN {
+                printf "| %s | %.1f | %.1f | %.1f | %.2f | %d / %d | %s%% |\n", n, i / 1024, l / 1024, (l - i) / 1024, (ok > 0 ? (l - i) / ok : 0), ok, f, c }'
         done
         echo
-        echo "Idle = fresh process, before any request. Then \`bench/idle_conns.py\` opens $IDLE_CONNS connections, makes one \`GET /\` on each and keeps them open."
+        echo "Idle = fresh process, before any request. Then \`bench/idle_conns.py\` opens $IDLE_CONNS connections, makes one \`GET /\` on each and keeps them open; RSS is read 1 s later, CPU is measured over the next ${IDLE_HOLD} s."
         if [[ -n $GH_AFTER ]]; then
             read -r now hwm <<<"$GH_AFTER"
             echo "Gatehouse after the throughput rounds: RSS $(mib "$now") MiB, peak (VmHWM) $(mib "$hwm") MiB."
@@ -477,12 +510,12 @@ REPORT=$WORK/report.md
     fi
     echo "### Every round"
     echo
-    echo "| round | setup | req/s | p50 (ms) | p99 (ms) | errors | server CPU | CPU µs / req |"
-    echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+    echo "| round | setup | req/s | p50 (ms) | p99 (ms) | errors | server CPU | CPU µs / req | other load $PROXY_CORE / $LOAD_CORE |"
+    echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
     for r in $(seq "$ROUNDS"); do
         for s in "${ORDER[@]}"; do
-            read -r a b c d e f <<<"${RES[$s,$r]}"
-            printf '| %d | %s | %.0f | %.3f | %.3f | %d | %.0f%% | %.1f |\n' "$r" "$s" "$a" "$b" "$c" "$d" "$e" "$f"
+            read -r a b c d e f g h <<<"${RES[$s,$r]}"
+            printf '| %d | %s | %.0f | %.3f | %.3f | %d | %.0f%% | %.1f | %.0f%% / %.0f%% |\n' "$r" "$s" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
         done
     done
 } >"$REPORT"
