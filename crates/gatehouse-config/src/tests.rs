@@ -259,3 +259,31 @@ proptest! {
         let _ = load_str(&text.join("\n"), Path::new("fuzz.yaml"));
     }
 }
+
+#[test]
+fn documented_example_output() {
+    let text = "listeners: [{ name: a, address: 127.0.0.1:1 }]\n# comment\n# comment\nupstreams:\n  users:\n    targets: []\nroutes:\n  - name: r\n    upstrem: users\n";
+    let err = load_str(text, Path::new("gatehouse.yaml"))
+        .err()
+        .unwrap_or_else(|| panic!("errors expected"));
+    let expected = "\
+configuration refused: 3 errors
+  gatehouse.yaml:6:14: upstreams.users.targets: an upstream needs at least one target (hint: add `- host:port`)
+  gatehouse.yaml:8:5: routes[0].upstream: missing required key `upstream` (hint: add `upstream: ...`)
+  gatehouse.yaml:9:5: routes[0].upstrem: unknown key `upstrem` (hint: did you mean `upstream`?)
+";
+    assert_eq!(err.to_string(), expected);
+}
+
+#[test]
+fn alias_bombs_and_deep_nesting_are_refused_not_expanded() {
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    let mut prev = 'a';
+    for name in 'b'..='k' {
+        bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        prev = name;
+    }
+    assert!(load_str(&bomb, Path::new("bomb.yaml")).is_err());
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert!(load_str(&deep, Path::new("deep.yaml")).is_err());
+}
