@@ -1,6 +1,7 @@
 //! The active health checker: one background task per cluster.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gatehouse_config::model::{HealthCheck, StatusRange, UpstreamProtocol};
 use http::uri::Scheme;
@@ -16,6 +17,9 @@ use crate::cluster::TargetState;
 
 /// At most this much of a check response's body is read (so the connection can be reused).
 const MAX_CHECK_BODY: usize = 64 * 1024;
+
+/// Shortest period between check rounds.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Statuses counted as success when `expected_statuses` is empty.
 const DEFAULT_EXPECTED: StatusRange = StatusRange { from: 200, to: 399 };
@@ -40,7 +44,9 @@ impl Checker {
     /// round to finish before the next one.
     async fn run(self) {
         let this = Arc::new(self);
-        let mut ticker = tokio::time::interval(this.check.interval);
+        // A zero interval would make `interval` panic; the loader refuses it, this is a backstop.
+        let period = this.check.interval.max(MIN_INTERVAL);
+        let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;

@@ -37,12 +37,12 @@ async fn http1_keep_alive_reuses_one_connection() {
 async fn idle_connections_expire() {
     let origin = version_origin().await;
     let mut cfg = upstream(&[origin.address()]);
-    cfg.timeouts.idle = Duration::from_millis(100);
+    cfg.timeouts.idle = Duration::from_millis(500);
     let cluster = Cluster::new(&cfg).unwrap();
     fetch(&cluster, "/").await.unwrap();
     fetch(&cluster, "/").await.unwrap();
     assert_eq!(origin.connections(), 1);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     fetch(&cluster, "/").await.unwrap();
     assert_eq!(origin.connections(), 2);
 }
