@@ -1,0 +1,251 @@
+//! Listener limits end to end: head size and count, body size (declared and streamed), route size
+//! limits, slow heads, idle keep-alive connections and the connection cap.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use gatehouse_testkit::gateway::{TestGateway, raw_exchange};
+use gatehouse_testkit::{Upstream, spawn_echo};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const LIMIT: Duration = Duration::from_secs(15);
+const RAW_WAIT: Duration = Duration::from_secs(3);
+
+async fn within<F: Future>(what: &str, f: F) -> F::Output {
+    tokio::time::timeout(LIMIT, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+const LIMITS: &str = "{ max_header_bytes: 8KiB, max_headers: 20, max_body_bytes: 1KiB, header_read_timeout: 500ms, idle_timeout: 1s }";
+
+/// A gateway with `limits` on its listener, one echo upstream and a catch-all route (plus
+/// `/small` with `request_size_limit: 512`).
+async fn start(limits: &str) -> (TestGateway, Upstream) {
+    let echo = spawn_echo().await;
+    let yaml = format!(
+        "listeners:\n  - name: public\n    address: 127.0.0.1:0\n    limits: {limits}\nadmin:\n  enabled: false\nserver:\n  watch: false\nupstreams:\n  backend:\n    targets: [\"{}\"]\nroutes:\n  - name: small\n    match: {{ path: {{ prefix: /small }} }}\n    upstream: backend\n    plugins:\n      - request_size_limit: {{ max_bytes: 512 }}\n  - name: all\n    match: {{ path: {{ prefix: / }} }}\n    upstream: backend\n",
+        echo.addr
+    );
+    (TestGateway::start(&yaml).await, echo)
+}
+
+fn status_of(raw: &str) -> u16 {
+    raw.strip_prefix("HTTP/1.1 ")
+        .and_then(|s| s.get(..3))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn assert_problem(raw: &str, status: u16) {
+    assert_eq!(status_of(raw), status, "{raw}");
+    assert!(
+        raw.to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{raw}"
+    );
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let v: Value = serde_json::from_str(body).expect("problem JSON");
+    assert_eq!(v["status"], status);
+}
+
+async fn exchange(addr: SocketAddr, req: &[u8]) -> String {
+    within("raw exchange", raw_exchange(addr, req, RAW_WAIT)).await
+}
+
+/// Reads one response with a `Content-Length` body from `stream`; `None` on EOF before a full one.
+async fn read_response(stream: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return Some(String::from_utf8_lossy(&buf[..end + 4 + len]).into_owned());
+            }
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Whether the peer closes `stream` (EOF or reset) within `wait`; data read before is ignored.
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let mut chunk = [0u8; 1024];
+    tokio::time::timeout(wait, async {
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+const GET: &[u8] = b"GET /x HTTP/1.1\r\nHost: gw.test\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_head_is_431() {
+    let (gw, echo) = start(LIMITS).await;
+    let big = "a".repeat(16 * 1024);
+    let req = format!("GET /x HTTP/1.1\r\nHost: gw.test\r\nX-Big: {big}\r\n\r\n");
+    let raw = exchange(gw.addr, req.as_bytes()).await;
+    assert_eq!(status_of(&raw), 431, "{raw}");
+    assert_eq!(echo.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_headers_is_431() {
+    let (gw, echo) = start(LIMITS).await;
+    let mut req = String::from("GET /x HTTP/1.1\r\nHost: gw.test\r\n");
+    for i in 0..30 {
+        req.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    req.push_str("\r\n");
+    let raw = exchange(gw.addr, req.as_bytes()).await;
+    assert_eq!(status_of(&raw), 431, "{raw}");
+    assert_eq!(echo.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_body_over_the_limit_is_413_before_the_upstream() {
+    let (gw, echo) = start(LIMITS).await;
+    let mut req =
+        b"POST /x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 2048\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    req.extend_from_slice(&[b'b'; 2048]);
+    let raw = exchange(gw.addr, &req).await;
+    assert_problem(&raw, 413);
+    assert_eq!(echo.hits(), 0);
+    // At the limit it passes.
+    let mut req =
+        b"POST /x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    req.extend_from_slice(&[b'b'; 1024]);
+    let raw = exchange(gw.addr, &req).await;
+    assert_eq!(status_of(&raw), 200, "{raw}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_body_over_the_limit_is_413_while_streaming() {
+    let (gw, _echo) = start(LIMITS).await;
+    let mut req = b"POST /x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..4 {
+        req.extend_from_slice(b"400\r\n");
+        req.extend_from_slice(&[b'c'; 1024]);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let raw = exchange(gw.addr, &req).await;
+    assert_problem(&raw, 413);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_size_limit_lowers_the_listener_limit() {
+    let (gw, echo) = start(LIMITS).await;
+    let mut req =
+        b"POST /small HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 600\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    req.extend_from_slice(&[b'b'; 600]);
+    let raw = exchange(gw.addr, &req).await;
+    assert_problem(&raw, 413);
+    assert_eq!(echo.hits(), 0);
+
+    // Chunked, no Content-Length: enforced while streaming.
+    let mut req = b"POST /small HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        req.extend_from_slice(b"100\r\n");
+        req.extend_from_slice(&[b'c'; 256]);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let raw = exchange(gw.addr, &req).await;
+    assert_problem(&raw, 413);
+
+    // The same 600 bytes are fine on a route without the plugin.
+    let mut req =
+        b"POST /other HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 600\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    req.extend_from_slice(&[b'b'; 600]);
+    let raw = exchange(gw.addr, &req).await;
+    assert_eq!(status_of(&raw), 200, "{raw}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_head_is_cut_off() {
+    let (gw, echo) = start(LIMITS).await;
+    let mut s = within("connect", TcpStream::connect(gw.addr))
+        .await
+        .unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
+    let elapsed = started.elapsed();
+    assert!(read.is_ok(), "connection still open after {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    let text = String::from_utf8_lossy(&out);
+    // hyper closes the connection, optionally after a 408.
+    assert!(text.is_empty() || status_of(&text) == 408, "{text}");
+    assert_eq!(echo.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connection_is_closed() {
+    let (gw, echo) = start(LIMITS).await;
+    let mut s = within("connect", TcpStream::connect(gw.addr))
+        .await
+        .unwrap();
+    s.write_all(GET).await.unwrap();
+    let resp = within("response", read_response(&mut s))
+        .await
+        .expect("a response");
+    assert_eq!(status_of(&resp), 200, "{resp}");
+    assert_eq!(echo.hits(), 1);
+    // idle_timeout is 1 s: closed well within 2.5 s.
+    assert!(
+        closed_within(&mut s, Duration::from_millis(2500)).await,
+        "idle connection still open"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_wait_for_a_free_slot() {
+    let (gw, echo) = start("{ max_connections: 2, idle_timeout: 30s }").await;
+    let mut first = within("c1", TcpStream::connect(gw.addr)).await.unwrap();
+    let mut second = within("c2", TcpStream::connect(gw.addr)).await.unwrap();
+    for s in [&mut first, &mut second] {
+        s.write_all(GET).await.unwrap();
+        let resp = within("response", read_response(s))
+            .await
+            .expect("a response");
+        assert_eq!(status_of(&resp), 200);
+    }
+    // The third connection is accepted by the kernel but not served.
+    let mut third = within("c3", TcpStream::connect(gw.addr)).await.unwrap();
+    third.write_all(GET).await.unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(500), read_response(&mut third)).await;
+    assert!(early.is_err(), "third connection served over the cap");
+    assert_eq!(echo.hits(), 2);
+    // Closing one frees a slot: the waiting request is served.
+    drop(first);
+    let resp = within("third response", read_response(&mut third))
+        .await
+        .expect("a response once a slot is free");
+    assert_eq!(status_of(&resp), 200, "{resp}");
+    assert_eq!(echo.hits(), 3);
+    drop(second);
+}
