@@ -14,7 +14,9 @@ use std::borrow::Cow;
 /// ```
 pub fn host_of(authority: &str) -> Cow<'_, str> {
     let authority = authority.trim_matches(|c: char| c.is_ascii_whitespace());
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     let host = if authority.starts_with('[') {
         authority
             .find(']')

@@ -113,8 +113,9 @@ impl RouteTable {
                         table.exact_hosts.entry(key).or_default()
                     }
                     HostMatch::Wildcard(suffix) => {
-                        let key = wildcard_key(suffix)
-                            .ok_or_else(|| Error::route(&route.name, "wildcard host must look like `.example.com`"))?;
+                        let key = wildcard_key(suffix).ok_or_else(|| {
+                            Error::route(&route.name, "wildcard host must look like `.example.com`")
+                        })?;
                         table.wildcard_hosts.entry(key).or_default()
                     }
                 };
@@ -163,23 +164,20 @@ impl RouteTable {
         if !req.path.starts_with('/') {
             return None;
         }
+        let in_index = |index: &PathIndex| index.find(&self.entries, req);
         if let Some(host) = req.host {
-            if let Some(index) = self.exact_hosts.get(host) {
-                if let Some(found) = index.find(&self.entries, req) {
-                    return Some(found);
-                }
+            if let Some(found) = self.exact_hosts.get(host).and_then(in_index) {
+                return Some(found);
             }
             if !self.wildcard_hosts.is_empty() {
-                for suffix in wildcard_suffixes(host) {
-                    if let Some(index) = self.wildcard_hosts.get(suffix) {
-                        if let Some(found) = index.find(&self.entries, req) {
-                            return Some(found);
-                        }
-                    }
+                let mut suffixes = wildcard_suffixes(host);
+                let found = suffixes.find_map(|s| self.wildcard_hosts.get(s).and_then(in_index));
+                if found.is_some() {
+                    return found;
                 }
             }
         }
-        self.any_host.find(&self.entries, req)
+        in_index(&self.any_host)
     }
 }
 
@@ -192,10 +190,16 @@ fn compile_path(route: &Route) -> Result<(RoutePath, MatchedPrefix, (u32, u32)),
             .map_err(|e| Error::route(&route.name, format!("path `{path}`: {e}")))
     };
     Ok(match &route.matcher.path {
-        None => (RoutePath::Prefix(String::new()), MatchedPrefix::Bytes(0), (0, 0)),
-        Some(PathMatch::Exact(path)) => {
-            (RoutePath::Exact(normalized(path)?), MatchedPrefix::Whole, (0, 0))
-        }
+        None => (
+            RoutePath::Prefix(String::new()),
+            MatchedPrefix::Bytes(0),
+            (0, 0),
+        ),
+        Some(PathMatch::Exact(path)) => (
+            RoutePath::Exact(normalized(path)?),
+            MatchedPrefix::Whole,
+            (0, 0),
+        ),
         Some(PathMatch::Prefix(path)) => {
             let mut prefix = normalized(path)?;
             let trimmed = prefix.trim_end_matches('/').len();
@@ -210,7 +214,9 @@ fn compile_path(route: &Route) -> Result<(RoutePath, MatchedPrefix, (u32, u32)),
             let specificity = template.specificity();
             (RoutePath::Template(template), prefix, specificity)
         }
-        Some(PathMatch::Regex(re)) => (RoutePath::Regex(re.clone()), MatchedPrefix::Unknown, (0, 0)),
+        Some(PathMatch::Regex(re)) => {
+            (RoutePath::Regex(re.clone()), MatchedPrefix::Unknown, (0, 0))
+        }
     })
 }
 

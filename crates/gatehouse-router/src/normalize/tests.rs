@@ -72,7 +72,15 @@ fn refused_paths() {
 
 #[test]
 fn clean_paths_are_borrowed() {
-    for raw in ["/", "/a", "/api/v1/users/42", "/a/", "/a%3Ab", "/a/.../b", "/.well-known/x"] {
+    for raw in [
+        "/",
+        "/a",
+        "/api/v1/users/42",
+        "/a/",
+        "/a%3Ab",
+        "/a/.../b",
+        "/.well-known/x",
+    ] {
         assert!(
             matches!(normalize_path(raw), Ok(Cow::Borrowed(p)) if p == raw),
             "{raw:?} should be borrowed unchanged"
@@ -109,13 +117,20 @@ fn interesting_path() -> impl Strategy<Value = String> {
 fn check_fixed_point(raw: &str) {
     if let Ok(once) = normalize_path(raw) {
         let twice = normalize_path(&once);
-        assert_eq!(twice.as_deref(), Ok(&*once), "not a fixed point for {raw:?}");
+        assert_eq!(
+            twice.as_deref(),
+            Ok(&*once),
+            "not a fixed point for {raw:?}"
+        );
         assert!(matches!(twice, Ok(Cow::Borrowed(_))));
         assert!(once.starts_with('/'));
         for bad in ["//", "/./", "/../"] {
             assert!(!once.contains(bad), "{once:?} from {raw:?} contains {bad}");
         }
-        assert!(!once.ends_with("/.") && !once.ends_with("/.."), "{once:?} from {raw:?}");
+        assert!(
+            !once.ends_with("/.") && !once.ends_with("/.."),
+            "{once:?} from {raw:?}"
+        );
     }
 }
 

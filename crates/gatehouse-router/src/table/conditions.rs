@@ -48,9 +48,9 @@ fn header_matches(cond: &HeaderMatch, req: &RouteRequest<'_>) -> bool {
     match &cond.value {
         ValueMatch::Present => values.next().is_some(),
         ValueMatch::Exact(want) => values.any(|v| v.as_bytes() == want.as_bytes()),
-        ValueMatch::Regex(re) => values.any(|v| {
-            std::str::from_utf8(v.as_bytes()).is_ok_and(|v| re.is_match(v))
-        }),
+        ValueMatch::Regex(re) => {
+            values.any(|v| std::str::from_utf8(v.as_bytes()).is_ok_and(|v| re.is_match(v)))
+        }
     }
 }
 

@@ -22,7 +22,12 @@ pub(super) struct Rank {
 
 impl Rank {
     /// The rank of route `index`.
-    pub(super) fn new(index: usize, specificity: (u32, u32), conditions: u32, priority: i32) -> Self {
+    pub(super) fn new(
+        index: usize,
+        specificity: (u32, u32),
+        conditions: u32,
+        priority: i32,
+    ) -> Self {
         Rank {
             specificity: Reverse(specificity),
             conditions: Reverse(conditions),
@@ -97,15 +102,11 @@ struct PrefixNode {
 impl PrefixNode {
     /// The first passing candidate of the deepest node along `rest` that has one.
     fn find(&self, rest: Option<&str>, candidates: &Candidates<'_, '_>) -> Option<usize> {
-        if let Some(rest) = rest {
+        rest.and_then(|rest| {
             let (segment, next) = next_segment(rest);
-            if let Some(child) = self.children.get(segment) {
-                if let Some(index) = child.find(next, candidates) {
-                    return Some(index);
-                }
-            }
-        }
-        candidates.first(&self.routes)
+            self.children.get(segment)?.find(next, candidates)
+        })
+        .or_else(|| candidates.first(&self.routes))
     }
 }
 
@@ -142,10 +143,9 @@ impl PathIndex {
     /// prefix, then regex; within a class by [`Rank`].
     pub(super) fn find(&self, entries: &[Entry], req: &RouteRequest<'_>) -> Option<usize> {
         let mut candidates = Candidates::new(entries, req);
-        if let Some(list) = self.exact.get(req.path) {
-            if let Some(index) = candidates.first(list) {
-                return Some(index);
-            }
+        let exact = self.exact.get(req.path);
+        if let Some(index) = exact.and_then(|list| candidates.first(list)) {
+            return Some(index);
         }
         let rest = req.path.strip_prefix('/');
         self.templates.search(rest, &mut candidates);

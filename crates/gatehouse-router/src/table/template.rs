@@ -24,7 +24,9 @@ pub(super) struct Template {
 impl Template {
     /// Parses a normalized template (it starts with `/`).
     pub(super) fn parse(template: &str) -> Result<Template, String> {
-        let body = template.strip_prefix('/').ok_or("template must start with '/'")?;
+        let body = template
+            .strip_prefix('/')
+            .ok_or("template must start with '/'")?;
         let count = body.split('/').count();
         let mut segments = Vec::with_capacity(count);
         let mut names: Vec<&str> = Vec::new();
@@ -36,7 +38,9 @@ impl Template {
                         None => (inner, false),
                     };
                     if name.is_empty() || name.contains(['{', '}', '*']) {
-                        return Err(format!("invalid parameter name in template segment `{raw}`"));
+                        return Err(format!(
+                            "invalid parameter name in template segment `{raw}`"
+                        ));
                     }
                     if names.contains(&name) {
                         return Err(format!("parameter `{name}` appears twice in the template"));
@@ -66,8 +70,14 @@ impl Template {
     /// Precedence among templates, larger first: literal segments, then segments that are not a
     /// catch-all.
     pub(super) fn specificity(&self) -> (u32, u32) {
-        let literals = self.segments.iter().filter(|s| matches!(s, Segment::Literal(_)));
-        let fixed = self.segments.iter().filter(|s| !matches!(s, Segment::CatchAll(_)));
+        let literals = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)));
+        let fixed = self
+            .segments
+            .iter()
+            .filter(|s| !matches!(s, Segment::CatchAll(_)));
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         (count(literals.count()), count(fixed.count()))
     }

@@ -151,7 +151,11 @@ fn prefix_matches_at_segment_boundaries() {
         assert_eq!(get(miss).on(&table), None, "{miss}");
     }
     let slash = build(&[route("api", prefix("/api/"))]);
-    assert_eq!(get("/api").on(&slash), Some(0), "a trailing '/' on a prefix is ignored");
+    assert_eq!(
+        get("/api").on(&slash),
+        Some(0),
+        "a trailing '/' on a prefix is ignored"
+    );
     assert_eq!(get("/apix").on(&slash), None);
 }
 
@@ -180,8 +184,16 @@ fn template_params_are_extracted() {
     let hit = get("/static/css/site.css").hit(&table).unwrap();
     assert_eq!(hit.params, [("rest".into(), "css/site.css".into())]);
     assert_eq!(get("/users/42/posts").on(&table), None);
-    assert_eq!(get("/users//posts/7").on(&table), None, "a parameter is never empty");
-    assert_eq!(get("/static").on(&table), None, "a catch-all is never empty");
+    assert_eq!(
+        get("/users//posts/7").on(&table),
+        None,
+        "a parameter is never empty"
+    );
+    assert_eq!(
+        get("/static").on(&table),
+        None,
+        "a catch-all is never empty"
+    );
     assert_eq!(get("/static/").on(&table), None);
 }
 
@@ -249,5 +261,8 @@ fn host_of_normalizes() {
     for (input, want) in cases {
         assert_eq!(host_of(input), want, "{input}");
     }
-    assert!(matches!(host_of("a.example.com"), std::borrow::Cow::Borrowed(_)));
+    assert!(matches!(
+        host_of("a.example.com"),
+        std::borrow::Cow::Borrowed(_)
+    ));
 }

@@ -55,12 +55,20 @@ fn headers_all_must_hold() {
     assert_eq!(full().on(&table), Some(0));
     assert_eq!(get("/").header("x-tenant", "acme").on(&table), None);
     assert_eq!(
-        get("/").header("x-tenant", "ACME").header("x-version", "v2").header("authorization", "").on(&table),
+        get("/")
+            .header("x-tenant", "ACME")
+            .header("x-version", "v2")
+            .header("authorization", "")
+            .on(&table),
         None,
         "exact values are case-sensitive"
     );
     assert_eq!(
-        get("/").header("x-tenant", "acme").header("x-version", "v2x").header("authorization", "").on(&table),
+        get("/")
+            .header("x-tenant", "acme")
+            .header("x-version", "v2x")
+            .header("authorization", "")
+            .on(&table),
         None,
         "regexes are anchored"
     );
@@ -81,10 +89,16 @@ fn query_conditions_decode_names_and_values() {
     ];
     let table = build(&[r]);
     assert_eq!(get("/").query("q=a+b%2Fc&debug&page=2").on(&table), Some(0));
-    assert_eq!(get("/").query("page=2&%64ebug=&q=a%20b/c").on(&table), Some(0));
+    assert_eq!(
+        get("/").query("page=2&%64ebug=&q=a%20b/c").on(&table),
+        Some(0)
+    );
     assert_eq!(get("/").query("q=a+b%2Fc&debug&page=two").on(&table), None);
     assert_eq!(get("/").query("q=a+b%2Fc&page=2").on(&table), None);
-    assert_eq!(get("/").query("q=x&q=a+b%2Fc&debug&page=1").on(&table), Some(0));
+    assert_eq!(
+        get("/").query("q=x&q=a+b%2Fc&debug&page=1").on(&table),
+        Some(0)
+    );
     assert_eq!(get("/").on(&table), None, "no query string");
 }
 
@@ -94,5 +108,8 @@ fn query_component_decoding() {
     assert_eq!(decode_component("a%2Bb"), "a+b");
     assert_eq!(decode_component("%zz"), "%zz");
     assert_eq!(decode_component("%ff"), "\u{fffd}");
-    assert!(matches!(decode_component("plain"), std::borrow::Cow::Borrowed(_)));
+    assert!(matches!(
+        decode_component("plain"),
+        std::borrow::Cow::Borrowed(_)
+    ));
 }

@@ -15,7 +15,12 @@ fn path_class_order_exact_template_prefix_regex() {
     // Each class wins over the classes after it, whatever the declaration order.
     for drop in 0..4 {
         let table = build(&routes[..routes.len() - drop]);
-        assert_eq!(get("/users/me").on(&table), Some(3 - drop), "with {} routes", 4 - drop);
+        assert_eq!(
+            get("/users/me").on(&table),
+            Some(3 - drop),
+            "with {} routes",
+            4 - drop
+        );
     }
     let reversed: Vec<_> = routes.iter().rev().cloned().collect();
     assert_eq!(get("/users/me").on(&build(&reversed)), Some(0));
@@ -83,7 +88,11 @@ fn more_conditions_first_then_priority_then_declaration() {
     high.priority = 5;
     let table = build(&[plain.clone(), high, with_method]);
     assert_eq!(get("/a").on(&table), Some(2), "conditions before priority");
-    assert_eq!(get("/a").method(Method::PUT).on(&table), Some(1), "priority");
+    assert_eq!(
+        get("/a").method(Method::PUT).on(&table),
+        Some(1),
+        "priority"
+    );
 
     let table = build(&[plain.clone(), plain]);
     assert_eq!(get("/a").on(&table), Some(0), "declaration order");
@@ -153,7 +162,11 @@ fn host_routes_fall_through_when_nothing_matches() {
     assert_eq!(get("/only").host("h.com").on(&table), Some(0));
     assert_eq!(get("/only").host("x.h.com").on(&table), Some(0));
     assert_eq!(get("/else").host("h.com").on(&table), Some(1));
-    assert_eq!(get("/only").on(&table), Some(1), "no host: host routes never match");
+    assert_eq!(
+        get("/only").on(&table),
+        Some(1),
+        "no host: host routes never match"
+    );
 }
 
 #[test]
