@@ -132,10 +132,10 @@ impl<D: OnDone> Body for DoneBody<D> {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
-        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            if let Some(mut hook) = this.hook.take() {
-                hook.done();
-            }
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_))))
+            && let Some(mut hook) = this.hook.take()
+        {
+            hook.done();
         }
         polled
     }

@@ -149,10 +149,10 @@ pub fn set_forwarded(
     if !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(scheme));
     }
-    if !headers.contains_key(&X_FORWARDED_HOST) {
-        if let Some(host) = host {
-            headers.insert(&X_FORWARDED_HOST, host.clone());
-        }
+    if !headers.contains_key(&X_FORWARDED_HOST)
+        && let Some(host) = host
+    {
+        headers.insert(&X_FORWARDED_HOST, host.clone());
     }
 }
 
