@@ -1,0 +1,376 @@
+//! TLS termination end to end, checked with the `openssl` and `curl` command-line tools:
+//! SNI certificate choice, protocol versions, ALPN (h2 / http/1.1), `X-Forwarded-Proto`, and TLS
+//! towards an upstream (an `openssl s_server`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use gatehouse_testkit::gateway::{TestGateway, get, scratch_dir};
+use gatehouse_testkit::{free_port, require_server, spawn_echo};
+
+/// Runs `cmd` with stdin closed, killing it after 15 s; returns its output.
+async fn run(mut cmd: Command) -> Output {
+    let shown = format!("{cmd:?}");
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{shown}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if child.try_wait().expect("try_wait").is_some() {
+                return child.wait_with_output().expect("output");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "{shown} hung:\n{}\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    })
+    .await
+    .expect("blocking task")
+}
+
+async fn openssl(dir: &Path, args: &[&str]) {
+    let mut cmd = Command::new("openssl");
+    cmd.current_dir(dir).args(args);
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and two leaf certificates (`a.test`, `b.test`, EC P-256) signed by it, in `dir`.
+async fn make_certs(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Gatehouse Test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    )
+    .await;
+    for name in ["a.test", "b.test"] {
+        let stem = &name[..1];
+        let ext = dir.join(format!("{stem}.ext"));
+        std::fs::write(
+            &ext,
+            format!(
+                "subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+            ),
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                &format!("{stem}.key"),
+                "-out",
+                &format!("{stem}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ],
+        )
+        .await;
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{stem}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{stem}.pem"),
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{stem}.ext"),
+            ],
+        )
+        .await;
+    }
+}
+
+fn tls_config(dir: &Path, upstream: SocketAddr, min_version: &str) -> String {
+    let d = dir.display();
+    format!(
+        "listeners:\n  - name: tls\n    address: 127.0.0.1:0\n    tls:\n      certificates:\n        - {{ cert: {d}/a.pem, key: {d}/a.key }}\n        - {{ cert: {d}/b.pem, key: {d}/b.key, server_names: [b.test] }}\n      min_version: \"{min_version}\"\nadmin:\n  address: 127.0.0.1:0\nserver:\n  watch: false\nupstreams:\n  backend:\n    targets: [\"{upstream}\"]\nroutes:\n  - name: all\n    match: {{ path: {{ prefix: / }} }}\n    upstream: backend\n"
+    )
+}
+
+/// What `openssl s_client` saw: whether the handshake succeeded, and the served subject.
+struct Handshake {
+    ok: bool,
+    subject: Option<String>,
+    output: String,
+}
+
+async fn s_client(addr: SocketAddr, extra: &[&str]) -> Handshake {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_client", "-connect", &addr.to_string()])
+        .args(extra);
+    let out = run(cmd).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let output = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let subject = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("subject="))
+        .map(|s| s.trim().to_owned());
+    Handshake {
+        ok: out.status.success() && stdout.contains("-----BEGIN CERTIFICATE-----"),
+        subject,
+        output,
+    }
+}
+
+fn cn(subject: &Option<String>) -> String {
+    let s = subject.as_deref().unwrap_or_default();
+    // OpenSSL 3 prints `CN = a.test`, older versions `/CN=a.test`.
+    s.rsplit("CN")
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches([' ', '='])
+        .trim()
+        .to_owned()
+}
+
+fn tools() -> bool {
+    require_server("openssl") && require_server("curl")
+}
+
+async fn setup() -> Option<(PathBuf, gatehouse_testkit::Upstream)> {
+    if !tools() {
+        return None;
+    }
+    let dir = scratch_dir();
+    tokio::time::timeout(Duration::from_secs(30), make_certs(&dir))
+        .await
+        .expect("certificate generation timed out");
+    Some((dir, spawn_echo().await))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sni_selects_the_certificate() {
+    let Some((dir, echo)) = setup().await else {
+        return;
+    };
+    let gw = TestGateway::start(&tls_config(&dir, echo.addr, "1.2")).await;
+
+    let b = s_client(gw.addr, &["-servername", "b.test"]).await;
+    assert!(b.ok, "{}", b.output);
+    assert_eq!(cn(&b.subject), "b.test", "{}", b.output);
+
+    let a = s_client(gw.addr, &["-servername", "a.test"]).await;
+    assert!(a.ok, "{}", a.output);
+    assert_eq!(cn(&a.subject), "a.test", "{}", a.output);
+
+    let none = s_client(gw.addr, &["-noservername"]).await;
+    assert!(none.ok, "{}", none.output);
+    assert_eq!(
+        cn(&none.subject),
+        "a.test",
+        "default certificate: {}",
+        none.output
+    );
+
+    let unknown = s_client(gw.addr, &["-servername", "unknown.test"]).await;
+    assert!(unknown.ok, "{}", unknown.output);
+    assert_eq!(
+        cn(&unknown.subject),
+        "a.test",
+        "default certificate: {}",
+        unknown.output
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_versions() {
+    let Some((dir, echo)) = setup().await else {
+        return;
+    };
+    let gw = TestGateway::start(&tls_config(&dir, echo.addr, "1.2")).await;
+    let sni = ["-servername", "a.test"];
+
+    // SECLEVEL=0 so that the client really offers TLS 1.1 and the refusal is the server's.
+    let v11 = s_client(
+        gw.addr,
+        &[&sni[..], &["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"]].concat(),
+    )
+    .await;
+    assert!(!v11.ok, "TLS 1.1 accepted:\n{}", v11.output);
+    let v12 = s_client(gw.addr, &[&sni[..], &["-tls1_2"]].concat()).await;
+    assert!(v12.ok, "TLS 1.2 refused:\n{}", v12.output);
+    assert!(v12.output.contains("TLSv1.2"), "{}", v12.output);
+    let v13 = s_client(gw.addr, &[&sni[..], &["-tls1_3"]].concat()).await;
+    assert!(v13.ok, "TLS 1.3 refused:\n{}", v13.output);
+    assert!(v13.output.contains("TLSv1.3"), "{}", v13.output);
+    drop(gw);
+
+    let gw = TestGateway::start(&tls_config(&dir, echo.addr, "1.3")).await;
+    let v12 = s_client(gw.addr, &[&sni[..], &["-tls1_2"]].concat()).await;
+    assert!(
+        !v12.ok,
+        "TLS 1.2 accepted with min_version 1.3:\n{}",
+        v12.output
+    );
+    let v13 = s_client(gw.addr, &[&sni[..], &["-tls1_3"]].concat()).await;
+    assert!(v13.ok, "TLS 1.3 refused:\n{}", v13.output);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpn_h2_and_http11_proxied_with_forwarded_proto() {
+    let Some((dir, echo)) = setup().await else {
+        return;
+    };
+    let gw = TestGateway::start(&tls_config(&dir, echo.addr, "1.2")).await;
+    let port = gw.addr.port();
+    for (flag, expected) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            &dir.join("ca.pem").display().to_string(),
+            "--resolve",
+            &format!("a.test:{port}:127.0.0.1"),
+            flag,
+            "-w",
+            "\n%{http_code} %{http_version}",
+            &format!("https://a.test:{port}/x"),
+        ]);
+        let out = run(cmd).await;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "curl {flag}: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (body, meta) = stdout.rsplit_once('\n').expect("curl -w line");
+        assert_eq!(meta, format!("200 {expected}"), "curl {flag}: {stdout}");
+        let seen: serde_json::Value = serde_json::from_str(body).expect("echo JSON");
+        assert_eq!(seen["path"], "/x", "{seen}");
+        assert_eq!(
+            seen["headers"]["x-forwarded-proto"][0], "https",
+            "curl {flag}: {seen}"
+        );
+    }
+    assert_eq!(echo.hits(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// TLS towards the upstream: the testkit has no TLS upstream, so `openssl s_server -www` (an
+/// HTTP/1.0 status page over TLS) plays it, verified against the test CA with `server_name`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_the_upstream() {
+    let Some((dir, _echo)) = setup().await else {
+        return;
+    };
+    let port = free_port();
+    let mut server = Command::new("openssl")
+        .current_dir(&dir)
+        .args([
+            "s_server",
+            "-accept",
+            &port.to_string(),
+            "-cert",
+            "b.pem",
+            "-key",
+            "b.key",
+            "-www",
+            "-quiet",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(server.try_wait().unwrap().is_none(), "s_server exited");
+        assert!(Instant::now() < deadline, "s_server not listening");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _server = Kill(server);
+
+    let d = dir.display();
+    let yaml = |server_name: &str| {
+        format!(
+            "listeners:\n  - name: public\n    address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nserver:\n  watch: false\nupstreams:\n  secure:\n    targets: [\"127.0.0.1:{port}\"]\n    tls: {{ ca: {d}/ca.pem, server_name: {server_name} }}\n    timeouts: {{ connect: 2s, request: 5s }}\nroutes:\n  - name: all\n    match: {{ path: {{ prefix: / }} }}\n    upstream: secure\n"
+        )
+    };
+    let gw = TestGateway::start(&yaml("b.test")).await;
+    let reply = tokio::time::timeout(Duration::from_secs(10), get(&gw.url("/"), &[]))
+        .await
+        .expect("request timed out");
+    let body = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, 200, "{body}");
+    assert!(body.contains("s_server"), "not the s_server page: {body}");
+    drop(gw);
+
+    // A name the certificate does not carry fails verification: 502.
+    let gw = TestGateway::start(&yaml("wrong.test")).await;
+    let reply = tokio::time::timeout(Duration::from_secs(10), get(&gw.url("/"), &[]))
+        .await
+        .expect("request timed out");
+    assert_eq!(
+        reply.status,
+        502,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
