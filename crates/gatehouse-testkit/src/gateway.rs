@@ -144,8 +144,22 @@ pub async fn send(
     })
 }
 
-/// GET `url` with optional extra headers.
+/// How long any single test step may take before the test fails as hung.
+pub const STEP_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Awaits `f`, failing the test with `what` if it takes longer than [`STEP_LIMIT`].
+pub async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {
+    tokio::time::timeout(STEP_LIMIT, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+/// GET `url` with optional extra headers (bounded by [`STEP_LIMIT`]).
 pub async fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
+    within(url, get_unbounded(url, headers)).await
+}
+
+async fn get_unbounded(url: &str, headers: &[(&str, &str)]) -> Reply {
     let mut req = http::Request::get(url);
     for (k, v) in headers {
         req = req.header(*k, *v);

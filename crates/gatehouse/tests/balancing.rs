@@ -2,26 +2,13 @@
 //! active health checks and passive ejection. The echo reports its own address (`server`).
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gatehouse_testkit::gateway::{Reply, TestGateway, get, http_client};
+use gatehouse_testkit::gateway::{Reply, TestGateway, get, http_client, within};
 use gatehouse_testkit::{spawn_echo, spawn_failing, spawn_flaky_health};
 use http_body_util::{BodyExt, Full};
-
-const LIMIT: Duration = Duration::from_secs(15);
-
-async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-async fn get_t(url: &str, headers: &[(&str, &str)]) -> Reply {
-    within(url, get(url, headers)).await
-}
 
 /// One upstream `backend` with `targets` (address, weight) and `extra` YAML under it.
 async fn start(targets: &[(SocketAddr, u32)], extra: &str) -> TestGateway {
@@ -48,7 +35,7 @@ async fn weighted_round_robin_splits_exactly() {
     let gw = start(&[(a.addr, 2), (b.addr, 1)], "    balance: round_robin").await;
     let mut count: HashMap<String, usize> = HashMap::new();
     for _ in 0..30 {
-        let r = get_t(&gw.url("/x"), &[]).await;
+        let r = get(&gw.url("/x"), &[]).await;
         *count.entry(served_by(&r).expect("200")).or_default() += 1;
     }
     assert_eq!(count.get(&a.addr.to_string()), Some(&20), "{count:?}");
@@ -68,9 +55,9 @@ async fn consistent_hash_keeps_a_user_on_one_target() {
     let mut used = std::collections::HashSet::new();
     for user in 0..20 {
         let id = format!("user-{user}");
-        let first = served_by(&get_t(&gw.url("/x"), &[("x-user-id", &id)]).await).unwrap();
+        let first = served_by(&get(&gw.url("/x"), &[("x-user-id", &id)]).await).unwrap();
         for _ in 0..4 {
-            let again = served_by(&get_t(&gw.url("/x"), &[("x-user-id", &id)]).await).unwrap();
+            let again = served_by(&get(&gw.url("/x"), &[("x-user-id", &id)]).await).unwrap();
             assert_eq!(again, first, "{id} moved");
         }
         used.insert(first);
@@ -93,7 +80,7 @@ async fn least_request_avoids_a_busy_target() {
     assert_eq!(slow.status(), 200);
     let busy = if a.hits() == 1 { a.addr } else { b.addr };
     for _ in 0..10 {
-        let r = get_t(&gw.url("/x"), &[]).await;
+        let r = get(&gw.url("/x"), &[]).await;
         let by = served_by(&r).unwrap();
         assert_ne!(by, busy.to_string(), "sent to the busy target");
     }
@@ -118,7 +105,7 @@ async fn active_health_checks_steer_traffic() {
     // Both healthy: both serve.
     let mut seen = std::collections::HashSet::new();
     for _ in 0..10 {
-        seen.insert(served_by(&get_t(&gw.url("/x"), &[]).await).unwrap());
+        seen.insert(served_by(&get(&gw.url("/x"), &[]).await).unwrap());
     }
     assert_eq!(seen.len(), 2, "{seen:?}");
 
@@ -131,12 +118,12 @@ async fn active_health_checks_steer_traffic() {
             Instant::now() < deadline,
             "A still served 1.5 s after failing"
         );
-        let by = served_by(&get_t(&gw.url("/x"), &[]).await).unwrap();
+        let by = served_by(&get(&gw.url("/x"), &[]).await).unwrap();
         in_a_row = if by == b_s { in_a_row + 1 } else { 0 };
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for _ in 0..20 {
-        let by = served_by(&get_t(&gw.url("/x"), &[]).await).unwrap();
+        let by = served_by(&get(&gw.url("/x"), &[]).await).unwrap();
         assert_eq!(by, b_s, "unhealthy target still served");
     }
 
@@ -144,7 +131,7 @@ async fn active_health_checks_steer_traffic() {
     switch_b.set_health(500);
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
-        let r = get_t(&gw.url("/x"), &[]).await;
+        let r = get(&gw.url("/x"), &[]).await;
         if r.status == 503 {
             assert_eq!(r.header("content-type"), Some("application/problem+json"));
             break;
@@ -160,7 +147,7 @@ async fn active_health_checks_steer_traffic() {
     let mut seen = std::collections::HashSet::new();
     while seen.len() < 2 {
         assert!(Instant::now() < deadline, "not served again: {seen:?}");
-        if let Some(by) = served_by(&get_t(&gw.url("/x"), &[]).await) {
+        if let Some(by) = served_by(&get(&gw.url("/x"), &[]).await) {
             seen.insert(by);
         } else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -182,7 +169,7 @@ async fn passive_ejection_after_consecutive_failures() {
     // Round robin alternates: after 6 requests the bad target has failed 3 times in a row.
     let mut failures = 0;
     for _ in 0..6 {
-        let r = get_t(&gw.url("/x"), &[]).await;
+        let r = get(&gw.url("/x"), &[]).await;
         if r.status == 500 {
             failures += 1;
         }
@@ -191,14 +178,14 @@ async fn passive_ejection_after_consecutive_failures() {
     assert_eq!(bad.hits(), 3);
     // Ejected: everything goes to the good target.
     for _ in 0..10 {
-        let r = get_t(&gw.url("/x"), &[]).await;
+        let r = get(&gw.url("/x"), &[]).await;
         assert_eq!(r.status, 200, "ejected target still served");
     }
     assert_eq!(bad.hits(), 3);
     // After the ejection time it gets traffic again.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     for _ in 0..4 {
-        get_t(&gw.url("/x"), &[]).await;
+        get(&gw.url("/x"), &[]).await;
     }
     assert!(bad.hits() > 3, "never readmitted");
 }

@@ -1,24 +1,16 @@
 //! Listener limits end to end: head size and count, body size (declared and streamed), route size
 //! limits, slow heads, idle keep-alive connections and the connection cap.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use gatehouse_testkit::gateway::{TestGateway, raw_exchange};
+use gatehouse_testkit::gateway::{TestGateway, raw_exchange, within};
 use gatehouse_testkit::{Upstream, spawn_echo};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const LIMIT: Duration = Duration::from_secs(15);
 const RAW_WAIT: Duration = Duration::from_secs(3);
-
-async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
 
 const LIMITS: &str = "{ max_header_bytes: 8KiB, max_headers: 20, max_body_bytes: 1KiB, header_read_timeout: 500ms, idle_timeout: 1s }";
 

@@ -1,24 +1,16 @@
 //! Path normalization and request framing, end to end: raw requests (so no client normalizes the
 //! path first), curl `--path-as-is` as an independent client, and malformed HTTP/1.1 framing.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gatehouse_testkit::gateway::{TestGateway, raw_exchange};
+use gatehouse_testkit::gateway::{TestGateway, raw_exchange, within};
 use gatehouse_testkit::{Upstream, require_server, spawn_echo};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-const LIMIT: Duration = Duration::from_secs(15);
 const RAW_WAIT: Duration = Duration::from_secs(3);
-
-async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
 
 /// `/admin` and `/public` on two different upstreams.
 async fn start() -> (TestGateway, Upstream, Upstream) {

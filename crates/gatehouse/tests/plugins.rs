@@ -1,25 +1,11 @@
 //! Built-in plugins end to end: ip_restriction (IPv4 and IPv6), CORS (with curl), header
 //! transforms, per-route overrides and `enabled: false`, request id echo.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use gatehouse_testkit::gateway::{Reply, TestGateway, get};
+use gatehouse_testkit::gateway::{Reply, TestGateway, get, within};
 use gatehouse_testkit::{require_server, spawn_echo};
 use serde_json::Value;
-
-const LIMIT: Duration = Duration::from_secs(15);
-
-async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-async fn get_t(url: &str, headers: &[(&str, &str)]) -> Reply {
-    within(url, get(url, headers)).await
-}
 
 /// A gateway listening on `listen`, one echo upstream, `rest` (routes, plugins) appended.
 async fn start(listen: &str, upstream: SocketAddr, rest: &str) -> TestGateway {
@@ -97,10 +83,10 @@ async fn ip_restriction_ipv4() {
         &ip_routes("127.0.0.0/8", "127.0.0.1/32"),
     )
     .await;
-    assert_eq!(get_t(&gw.url("/allow"), &[]).await.status, 200);
-    assert_refused(&get_t(&gw.url("/deny"), &[]).await, "deny");
-    assert_refused(&get_t(&gw.url("/elsewhere"), &[]).await, "not allowed");
-    assert_refused(&get_t(&gw.url("/both"), &[]).await, "deny wins");
+    assert_eq!(get(&gw.url("/allow"), &[]).await.status, 200);
+    assert_refused(&get(&gw.url("/deny"), &[]).await, "deny");
+    assert_refused(&get(&gw.url("/elsewhere"), &[]).await, "not allowed");
+    assert_refused(&get(&gw.url("/both"), &[]).await, "deny wins");
     assert_eq!(echo.hits(), 1);
 }
 
@@ -113,12 +99,12 @@ async fn ip_restriction_ipv6() {
     let echo = spawn_echo().await;
     let gw = start("[::1]:0", echo.addr, &ip_routes("::1/128", "::1")).await;
     assert!(gw.addr.is_ipv6());
-    let r = get_t(&gw.url("/allow"), &[]).await;
+    let r = get(&gw.url("/allow"), &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(seen(&r.json(), "x-forwarded-for"), ["::1"]);
-    assert_refused(&get_t(&gw.url("/deny"), &[]).await, "deny ::1");
-    assert_refused(&get_t(&gw.url("/elsewhere"), &[]).await, "not allowed");
-    assert_refused(&get_t(&gw.url("/both"), &[]).await, "deny wins");
+    assert_refused(&get(&gw.url("/deny"), &[]).await, "deny ::1");
+    assert_refused(&get(&gw.url("/elsewhere"), &[]).await, "not allowed");
+    assert_refused(&get(&gw.url("/both"), &[]).await, "deny wins");
     assert_eq!(echo.hits(), 1);
 }
 
@@ -248,7 +234,7 @@ async fn header_transforms_both_ways() {
     let plugins = "      - request_headers:\n          add: { x-added: a }\n          set: { x-set: s }\n          remove: [x-drop]\n          rename: { x-old: x-new }\n      - response_headers:\n          add: { x-resp-added: ra }\n          set: { x-up: replaced }\n          remove: [x-secret]\n          rename: { x-from: x-to }\n";
     let rest = format!("routes:\n{}", route("all", "/", plugins));
     let gw = start("127.0.0.1:0", echo.addr, &rest).await;
-    let r = get_t(
+    let r = get(
         &gw.url("/headers?set=x-up:orig&set=x-secret:s3&set=x-from:moved"),
         &[
             ("x-added", "client"),
@@ -299,11 +285,11 @@ async fn route_plugins_override_or_disable_globals() {
     );
     let gw = start("127.0.0.1:0", echo.addr, &rest).await;
 
-    let r = get_t(&gw.url("/plain"), &[]).await;
+    let r = get(&gw.url("/plain"), &[]).await;
     assert_eq!(r.status, 200, "ip_restriction disabled on /plain");
     assert_eq!(r.header("x-scope"), Some("global"));
 
-    let r = get_t(&gw.url("/override"), &[]).await;
+    let r = get(&gw.url("/override"), &[]).await;
     assert_eq!(
         r.status, 200,
         "route ip_restriction replaces the global one"
@@ -314,7 +300,7 @@ async fn route_plugins_override_or_disable_globals() {
     );
 
     // /off keeps the global ip_restriction (denied) but not the global response_headers.
-    let r = get_t(&gw.url("/off"), &[]).await;
+    let r = get(&gw.url("/off"), &[]).await;
     assert_refused(&r, "global ip_restriction on /off");
     assert!(r.header("x-scope").is_none(), "{:?}", r.headers);
     assert_eq!(echo.hits(), 2);
@@ -328,12 +314,12 @@ async fn request_id_is_echoed_in_the_response() {
         route("all", "/", "")
     );
     let gw = start("127.0.0.1:0", echo.addr, &rest).await;
-    let r = get_t(&gw.url("/x"), &[]).await;
+    let r = get(&gw.url("/x"), &[]).await;
     let id = r.header("x-request-id").expect("echoed id").to_owned();
     assert_eq!(seen(&r.json(), "x-request-id"), [id.as_str()]);
     assert_eq!(id.len(), 36, "{id}");
 
-    let r = get_t(&gw.url("/x"), &[("x-request-id", "from-client-7")]).await;
+    let r = get(&gw.url("/x"), &[("x-request-id", "from-client-7")]).await;
     assert_eq!(r.header("x-request-id"), Some("from-client-7"));
     assert_eq!(seen(&r.json(), "x-request-id"), ["from-client-7"]);
 }

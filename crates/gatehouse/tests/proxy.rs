@@ -1,31 +1,17 @@
 //! End-to-end proxying: what reaches the upstream, what comes back, and the errors the gateway
 //! generates itself. In-process gateway, real upstreams on 127.0.0.1:0.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gatehouse_testkit::gateway::{Reply, TestGateway, config, get, http_client, send};
+use gatehouse_testkit::gateway::{Reply, TestGateway, config, get, http_client, send, within};
 use gatehouse_testkit::{
     free_port, require_server, spawn_echo, spawn_failing, spawn_h2_echo, spawn_reset_mid_body,
     spawn_slow,
 };
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
-
-const LIMIT: Duration = Duration::from_secs(15);
-
-/// Awaits `f`, failing the test if it takes longer than [`LIMIT`].
-async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    tokio::time::timeout(LIMIT, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
-
-async fn get_t(url: &str, headers: &[(&str, &str)]) -> Reply {
-    within(url, get(url, headers)).await
-}
 
 const CATCH_ALL: &str =
     "routes:\n  - name: all\n    match: { path: { prefix: / } }\n    upstream: backend\n";
@@ -85,7 +71,7 @@ const ECHO_ID: &str = "plugins:\n  - request_id: { echo_in_response: true }\n";
 async fn path_and_query_reach_the_upstream_normalized() {
     let echo = spawn_echo().await;
     let gw = TestGateway::start(&config(&[echo.addr], "", CATCH_ALL)).await;
-    let r = get_t(&gw.url("/a/./b/../c//d?x=1&y=%20z"), &[]).await;
+    let r = get(&gw.url("/a/./b/../c//d?x=1&y=%20z"), &[]).await;
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(v["path"], "/a/c/d");
@@ -99,7 +85,7 @@ async fn hop_by_hop_headers_are_removed_both_ways() {
     let gw = TestGateway::start(&config(&[echo.addr], "", CATCH_ALL)).await;
 
     // Request side: `Connection: x-secret` names x-secret as hop-by-hop.
-    let r = get_t(
+    let r = get(
         &gw.url("/req"),
         &[
             ("connection", "x-secret"),
@@ -119,10 +105,10 @@ async fn hop_by_hop_headers_are_removed_both_ways() {
 
     // Response side. First check the upstream really sends them (directly).
     let q = "/headers?set=connection:x-internal&set=x-internal:1&set=keep-alive:timeout%3D5&set=x-public:ok";
-    let direct = get_t(&format!("{}{q}", echo.url()), &[]).await;
+    let direct = get(&format!("{}{q}", echo.url()), &[]).await;
     assert_eq!(direct.header("x-internal"), Some("1"), "precondition");
     assert!(direct.header("keep-alive").is_some(), "precondition");
-    let r = get_t(&gw.url(q), &[]).await;
+    let r = get(&gw.url(q), &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-public"), Some("ok"));
     assert!(r.header("x-internal").is_none(), "{:?}", r.headers);
@@ -140,7 +126,7 @@ async fn hop_by_hop_headers_are_removed_both_ways() {
 async fn via_and_forwarded_headers() {
     let echo = spawn_echo().await;
     let gw = TestGateway::start(&config(&[echo.addr], "", CATCH_ALL)).await;
-    let r = get_t(&gw.url("/x"), &[("x-forwarded-for", "6.6.6.6")]).await;
+    let r = get(&gw.url("/x"), &[("x-forwarded-for", "6.6.6.6")]).await;
     assert_eq!(r.status, 200);
     let via = r.header("via").expect("Via on the response");
     assert!(via.contains("gatehouse"), "{via}");
@@ -164,7 +150,7 @@ async fn forwarded_for_is_appended_from_a_trusted_proxy() {
         echo.addr
     );
     let gw = TestGateway::start(&yaml).await;
-    let r = get_t(
+    let r = get(
         &gw.url("/x"),
         &[
             ("x-forwarded-for", "6.6.6.6"),
@@ -183,16 +169,16 @@ async fn request_id_generated_propagated_or_replaced() {
     let echo = spawn_echo().await;
     let gw = TestGateway::start(&config(&[echo.addr], "", CATCH_ALL)).await;
 
-    let r = get_t(&gw.url("/x"), &[]).await;
+    let r = get(&gw.url("/x"), &[]).await;
     let ids = seen(&r.json(), "x-request-id");
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert!(is_uuid(&ids[0]), "generated id {:?}", ids[0]);
 
-    let r = get_t(&gw.url("/x"), &[("x-request-id", "client-id_42.abc")]).await;
+    let r = get(&gw.url("/x"), &[("x-request-id", "client-id_42.abc")]).await;
     assert_eq!(seen(&r.json(), "x-request-id"), ["client-id_42.abc"]);
 
     let long = "a".repeat(300);
-    let r = get_t(&gw.url("/x"), &[("x-request-id", &long)]).await;
+    let r = get(&gw.url("/x"), &[("x-request-id", &long)]).await;
     let ids = seen(&r.json(), "x-request-id");
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert!(is_uuid(&ids[0]), "malformed id replaced, got {:?}", ids[0]);
@@ -205,11 +191,11 @@ async fn no_route_is_a_404_problem() {
         "routes:\n  - name: api\n    match: {{ path: {{ prefix: /api }} }}\n    upstream: backend\n{ECHO_ID}"
     );
     let gw = TestGateway::start(&config(&[echo.addr], "", &routes)).await;
-    let r = get_t(&gw.url("/nope"), &[]).await;
+    let r = get(&gw.url("/nope"), &[]).await;
     let v = assert_problem(&r, 404, Some(echo.addr.port()));
     assert!(is_uuid(v["request_id"].as_str().unwrap()));
     // A client id is the one in the error.
-    let r = get_t(&gw.url("/nope"), &[("x-request-id", "mine-1")]).await;
+    let r = get(&gw.url("/nope"), &[("x-request-id", "mine-1")]).await;
     let v = assert_problem(&r, 404, None);
     assert_eq!(v["request_id"], "mine-1");
     assert_eq!(echo.hits(), 0);
@@ -221,7 +207,7 @@ async fn connection_refused_is_a_502_problem() {
     let dead: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let routes = format!("{CATCH_ALL}{ECHO_ID}");
     let gw = TestGateway::start(&config(&[dead], "    timeouts: { connect: 1s }", &routes)).await;
-    let r = get_t(&gw.url("/x"), &[]).await;
+    let r = get(&gw.url("/x"), &[]).await;
     assert_problem(&r, 502, Some(port));
 }
 
@@ -245,7 +231,7 @@ async fn garbage_from_the_upstream_is_a_502_problem() {
     });
     let routes = format!("{CATCH_ALL}{ECHO_ID}");
     let gw = TestGateway::start(&config(&[addr], "", &routes)).await;
-    let r = get_t(&gw.url("/x"), &[]).await;
+    let r = get(&gw.url("/x"), &[]).await;
     assert_problem(&r, 502, Some(addr.port()));
     server.abort();
 }
@@ -281,7 +267,7 @@ async fn every_target_unhealthy_is_a_503_problem() {
     let gw = TestGateway::start(&config(&[failing.addr], extra, &routes)).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let r = get_t(&gw.url("/x"), &[]).await;
+        let r = get(&gw.url("/x"), &[]).await;
         if r.status == 503 {
             assert_problem(&r, 503, Some(failing.addr.port()));
             break;
@@ -302,7 +288,7 @@ async fn upstream_timeout_is_a_504_problem() {
     ))
     .await;
     let started = Instant::now();
-    let r = get_t(&gw.url("/x"), &[]).await;
+    let r = get(&gw.url("/x"), &[]).await;
     let elapsed = started.elapsed();
     assert_problem(&r, 504, Some(slow.addr.port()));
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
@@ -333,7 +319,7 @@ async fn rewrites_are_observed_by_the_upstream() {
         ("/re/alice/42", "/items/42/by/alice", None),
     ];
     for (from, path, query) in cases {
-        let r = get_t(&gw.url(from), &[]).await;
+        let r = get(&gw.url(from), &[]).await;
         assert_eq!(r.status, 200, "{from}");
         let v = r.json();
         assert_eq!(v["path"], path, "{from}");
@@ -354,9 +340,9 @@ async fn host_header_preserved_or_target_address() {
     preserve_host: false
 "#;
     let gw = TestGateway::start(&config(&[echo.addr], "", routes)).await;
-    let r = get_t(&gw.url("/keep"), &[("host", "api.example.com")]).await;
+    let r = get(&gw.url("/keep"), &[("host", "api.example.com")]).await;
     assert_eq!(seen(&r.json(), "host"), ["api.example.com"]);
-    let r = get_t(&gw.url("/target"), &[("host", "api.example.com")]).await;
+    let r = get(&gw.url("/target"), &[("host", "api.example.com")]).await;
     let v = r.json();
     assert_eq!(seen(&v, "host"), [echo.addr.to_string()]);
     assert_eq!(seen(&v, "x-forwarded-host"), ["api.example.com"]);
