@@ -223,11 +223,10 @@ async fn serve_io<I>(
         .serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let idle = ctx.idle_timeout;
-    let mut tick = tokio::time::interval(
-        idle.min(Duration::from_secs(1))
-            .max(Duration::from_millis(50)),
-    );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // One timer per connection, re-armed to the moment the connection would become idle for
+    // `idle`, so an idle connection costs one wake-up per idle period, not one per second.
+    let idle_check = tokio::time::sleep(idle);
+    tokio::pin!(idle_check);
     let mut closing = false;
     loop {
         tokio::select! {
@@ -241,10 +240,14 @@ async fn serve_io<I>(
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = tick.tick(), if !closing => {
-                if activity.idle_for().is_some_and(|d| d >= idle) {
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
+            _ = &mut idle_check, if !closing => {
+                match activity.idle_for() {
+                    Some(d) if d >= idle => {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    Some(d) => idle_check.as_mut().reset(tokio::time::Instant::now() + (idle - d)),
+                    None => idle_check.as_mut().reset(tokio::time::Instant::now() + idle),
                 }
             }
         }
