@@ -17,7 +17,8 @@
 //! | [`spawn_websocket_echo`] | WebSocket echo |
 //!
 //! Clients: [`grpc_say`], [`grpc_count`], [`ws_roundtrip`]. For tests that need
-//! an external program: [`require_server`].
+//! an external program: [`require_server`]. For the `gatehouse` binary itself:
+//! [`process::GatehouseProcess`].
 //!
 //! Panics (e.g. failing to bind a port) are deliberate: this crate is for tests.
 
@@ -26,6 +27,7 @@ mod failing;
 pub mod gateway;
 pub mod grpc;
 mod health;
+pub mod process;
 mod require;
 mod reset;
 mod slow;

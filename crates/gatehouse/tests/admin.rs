@@ -75,6 +75,15 @@ async fn token_protects_status_but_not_probes() {
     assert_eq!(admin_get(&gw, "/ready", &[]).await.status, 200);
 }
 
+/// Runs `gatehouse validate --config {path}`.
+fn validate(path: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["validate", "--config"])
+        .arg(path)
+        .output()
+        .expect("run gatehouse validate")
+}
+
 #[test]
 fn admin_on_all_interfaces_without_token_is_refused() {
     let dir = gatehouse_testkit::gateway::scratch_dir();
@@ -84,11 +93,7 @@ fn admin_on_all_interfaces_without_token_is_refused() {
         "listeners:\n  - name: public\n    address: 127.0.0.1:0\nadmin:\n  address: 0.0.0.0:0\nupstreams:\n  backend: { targets: [\"127.0.0.1:1\"] }\nroutes:\n  - name: r\n    match: { path: { prefix: / } }\n    upstream: backend\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["validate", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run gatehouse validate");
+    let out = validate(&path);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert!(stderr.contains("admin.token"), "stderr: {stderr}");
@@ -100,11 +105,7 @@ fn admin_on_all_interfaces_without_token_is_refused() {
         "listeners:\n  - name: public\n    address: 127.0.0.1:0\nadmin:\n  address: 0.0.0.0:0\n  token: secret\nupstreams:\n  backend: { targets: [\"127.0.0.1:1\"] }\nroutes:\n  - name: r\n    match: { path: { prefix: / } }\n    upstream: backend\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["validate", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run gatehouse validate");
+    let out = validate(&path);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -2,13 +2,16 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gatehouse_testkit::gateway::{http_client, scratch_dir, send};
-use gatehouse_testkit::{free_port, spawn_slow};
+use gatehouse_testkit::gateway::{Reply, http_client, scratch_dir, send};
+use gatehouse_testkit::process::GatehouseProcess;
+use gatehouse_testkit::{BoxError, Upstream, free_port, spawn_slow};
 use http_body_util::Full;
+use tokio::task::JoinHandle;
+use tokio::time::error::Elapsed;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
@@ -124,80 +127,6 @@ fn validate_lists_every_error_with_location_and_hint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A `gatehouse run` child process, killed if the test ends early.
-struct Gatehouse {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Gatehouse {
-    fn spawn(config: &Path, dir: &Path) -> Gatehouse {
-        let log = dir.join("gatehouse.log");
-        let child = Command::new(BIN)
-            .args(["run", "--config"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("spawn gatehouse run");
-        Gatehouse { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {sig} failed");
-    }
-
-    /// Waits until the process accepts connections on `addr`.
-    async fn wait_listening(&mut self, addr: SocketAddr) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("gatehouse exited early ({status}):\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gatehouse not listening on {addr}:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Waits up to `limit` for the process to exit.
-    async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gatehouse still running after {limit:?}:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-impl Drop for Gatehouse {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn run_config(
     listener: SocketAddr,
     admin: SocketAddr,
@@ -213,7 +142,7 @@ fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-async fn wait_for_hit(upstream: &gatehouse_testkit::Upstream) {
+async fn wait_for_hit(upstream: &Upstream) {
     tokio::time::timeout(Duration::from_secs(5), async {
         while upstream.hits() == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -223,23 +152,58 @@ async fn wait_for_hit(upstream: &gatehouse_testkit::Upstream) {
     .expect("the request never reached the upstream");
 }
 
+/// A running gateway in front of a slow upstream, with one request to it in flight (the
+/// upstream has seen it and not answered yet).
+struct InFlight {
+    gh: GatehouseProcess,
+    request: JoinHandle<Result<Result<Reply, BoxError>, Elapsed>>,
+    listener: SocketAddr,
+    dir: PathBuf,
+    _slow: Upstream,
+}
+
+impl InFlight {
+    /// Starts `gatehouse run` with `shutdown_timeout` in front of an upstream that answers
+    /// after `slow_for`, and sends `GET /slow` (client timeout 10s) through it.
+    async fn start(slow_for: Duration, shutdown_timeout: &str) -> InFlight {
+        let slow = spawn_slow(slow_for).await;
+        let dir = scratch_dir();
+        let (listener, admin) = (local(free_port()), local(free_port()));
+        let path = dir.join("gatehouse.yaml");
+        std::fs::write(
+            &path,
+            run_config(listener, admin, slow.addr, shutdown_timeout),
+        )
+        .unwrap();
+        let gh = GatehouseProcess::spawn(Path::new(BIN), &path, &dir);
+        gh.wait_listening(listener).await;
+
+        let request = tokio::spawn(async move {
+            let req = http::Request::get(format!("http://{listener}/slow"))
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(10), send(&http_client(), req)).await
+        });
+        wait_for_hit(&slow).await;
+        InFlight {
+            gh,
+            request,
+            listener,
+            dir,
+            _slow: slow,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_requests_then_exits_0() {
-    let slow = spawn_slow(Duration::from_secs(1)).await;
-    let dir = scratch_dir();
-    let (listener, admin) = (local(free_port()), local(free_port()));
-    let path = dir.join("gatehouse.yaml");
-    std::fs::write(&path, run_config(listener, admin, slow.addr, "5s")).unwrap();
-    let mut gh = Gatehouse::spawn(&path, &dir);
-    gh.wait_listening(listener).await;
-
-    let in_flight = tokio::spawn(async move {
-        let req = http::Request::get(format!("http://{listener}/slow"))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(10), send(&http_client(), req)).await
-    });
-    wait_for_hit(&slow).await;
+    let InFlight {
+        mut gh,
+        request: in_flight,
+        listener,
+        dir,
+        _slow,
+    } = InFlight::start(Duration::from_secs(1), "5s").await;
     let signalled = Instant::now();
     gh.signal("-TERM");
 
@@ -283,21 +247,13 @@ async fn sigterm_drains_in_flight_requests_then_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_gives_up_after_shutdown_timeout() {
-    let slow = spawn_slow(Duration::from_secs(5)).await;
-    let dir = scratch_dir();
-    let (listener, admin) = (local(free_port()), local(free_port()));
-    let path = dir.join("gatehouse.yaml");
-    std::fs::write(&path, run_config(listener, admin, slow.addr, "500ms")).unwrap();
-    let mut gh = Gatehouse::spawn(&path, &dir);
-    gh.wait_listening(listener).await;
-
-    let in_flight = tokio::spawn(async move {
-        let req = http::Request::get(format!("http://{listener}/slow"))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        tokio::time::timeout(Duration::from_secs(10), send(&http_client(), req)).await
-    });
-    wait_for_hit(&slow).await;
+    let InFlight {
+        mut gh,
+        request: in_flight,
+        listener: _,
+        dir,
+        _slow,
+    } = InFlight::start(Duration::from_secs(5), "500ms").await;
     let signalled = Instant::now();
     gh.signal("-TERM");
     let status = gh.wait_exit(Duration::from_secs(4)).await;

@@ -3,13 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gatehouse_testkit::gateway::{Reply, TestGateway, http_client, scratch_dir, send};
+use gatehouse_testkit::process::GatehouseProcess;
 use gatehouse_testkit::{HEALTH_PATH, free_port, spawn_echo, spawn_flaky_health};
 use http_body_util::Full;
 
@@ -299,61 +299,34 @@ async fn pooled_connections_and_health_state_survive_a_reload() {
     );
 }
 
-/// A `gatehouse run` child process, killed if the test ends early.
-struct Gatehouse {
-    child: Child,
-    log: std::path::PathBuf,
+/// Starts `gatehouse run` on `config` (log next to it) and waits until it listens on `listener`.
+async fn start(config: &Path, listener: SocketAddr) -> GatehouseProcess {
+    let dir = config.parent().expect("config in a directory");
+    let gh = GatehouseProcess::spawn(Path::new(env!("CARGO_BIN_EXE_gatehouse")), config, dir);
+    gh.wait_listening(listener).await;
+    gh
 }
 
-impl Gatehouse {
-    async fn start(config: &Path, listener: SocketAddr) -> Gatehouse {
-        let log = config.with_file_name("gatehouse.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .args(["run", "--config"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("spawn gatehouse run");
-        let mut gh = Gatehouse { child, log };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(listener).await.is_err() {
-            if let Some(status) = gh.child.try_wait().expect("try_wait") {
-                panic!("gatehouse exited ({status}):\n{}", gh.log());
-            }
-            assert!(Instant::now() < deadline, "not listening:\n{}", gh.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
+/// Polls the gateway until the echo behind it sees `x-version: {version}`.
+async fn wait_version(
+    gh: &GatehouseProcess,
+    listener: SocketAddr,
+    version: &str,
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let reply = get(&format!("http://{listener}/v")).await;
+        if seen_version(&reply).as_deref() == Some(version) {
+            return;
         }
-        gh
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls the gateway until the echo behind it sees `x-version: {version}`.
-    async fn wait_version(&self, listener: SocketAddr, version: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let reply = get(&format!("http://{listener}/v")).await;
-            if seen_version(&reply).as_deref() == Some(version) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "x-version {version} not visible after {within:?} (saw {:?}):\n{}",
-                seen_version(&reply),
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Gatehouse {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        assert!(
+            Instant::now() < deadline,
+            "x-version {version} not visible after {within:?} (saw {:?}):\n{}",
+            seen_version(&reply),
+            gh.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -383,11 +356,11 @@ async fn binary_reloads_on_file_change() {
     let path = dir.join("gatehouse.yaml");
     let (listener, admin) = (local(free_port()), local(free_port()));
     std::fs::write(&path, binary_config(listener, admin, echo.addr, true, 1)).unwrap();
-    let gh = Gatehouse::start(&path, listener).await;
-    gh.wait_version(listener, "1", Duration::from_secs(1)).await;
+    let gh = start(&path, listener).await;
+    wait_version(&gh, listener, "1", Duration::from_secs(1)).await;
 
     std::fs::write(&path, binary_config(listener, admin, echo.addr, true, 2)).unwrap();
-    gh.wait_version(listener, "2", Duration::from_secs(5)).await;
+    wait_version(&gh, listener, "2", Duration::from_secs(5)).await;
 
     let status = get(&format!("http://{admin}/status")).await.json();
     assert_eq!(status["reloads"]["failed"], 0, "{status}");
@@ -402,8 +375,8 @@ async fn binary_reloads_on_sighup() {
     let path = dir.join("gatehouse.yaml");
     let (listener, admin) = (local(free_port()), local(free_port()));
     std::fs::write(&path, binary_config(listener, admin, echo.addr, false, 1)).unwrap();
-    let gh = Gatehouse::start(&path, listener).await;
-    gh.wait_version(listener, "1", Duration::from_secs(1)).await;
+    let gh = start(&path, listener).await;
+    wait_version(&gh, listener, "1", Duration::from_secs(1)).await;
 
     // No watcher: the change alone is not applied…
     std::fs::write(&path, binary_config(listener, admin, echo.addr, false, 2)).unwrap();
@@ -412,12 +385,8 @@ async fn binary_reloads_on_sighup() {
     assert_eq!(seen_version(&reply).as_deref(), Some("1"));
 
     // …until SIGHUP.
-    let status = Command::new("kill")
-        .args(["-HUP", &gh.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    gh.wait_version(listener, "2", Duration::from_secs(5)).await;
+    gh.signal("-HUP");
+    wait_version(&gh, listener, "2", Duration::from_secs(5)).await;
 
     let status = get(&format!("http://{admin}/status")).await.json();
     assert_eq!(status["reloads"]["succeeded"], 1, "{status}");

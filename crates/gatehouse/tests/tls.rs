@@ -175,6 +175,14 @@ fn cn(subject: &Option<String>) -> String {
         .to_owned()
 }
 
+/// Handshakes with `s_client {extra}` and asserts that it succeeds and that the server's
+/// certificate has CN `expected` (`label` prefixes the failure message).
+async fn assert_certificate(addr: SocketAddr, extra: &[&str], expected: &str, label: &str) {
+    let h = s_client(addr, extra).await;
+    assert!(h.ok, "{}", h.output);
+    assert_eq!(cn(&h.subject), expected, "{label}{}", h.output);
+}
+
 fn tools() -> bool {
     require_server("openssl") && require_server("curl")
 }
@@ -197,31 +205,11 @@ async fn sni_selects_the_certificate() {
     };
     let gw = TestGateway::start(&tls_config(&dir, echo.addr, "1.2")).await;
 
-    let b = s_client(gw.addr, &["-servername", "b.test"]).await;
-    assert!(b.ok, "{}", b.output);
-    assert_eq!(cn(&b.subject), "b.test", "{}", b.output);
-
-    let a = s_client(gw.addr, &["-servername", "a.test"]).await;
-    assert!(a.ok, "{}", a.output);
-    assert_eq!(cn(&a.subject), "a.test", "{}", a.output);
-
-    let none = s_client(gw.addr, &["-noservername"]).await;
-    assert!(none.ok, "{}", none.output);
-    assert_eq!(
-        cn(&none.subject),
-        "a.test",
-        "default certificate: {}",
-        none.output
-    );
-
-    let unknown = s_client(gw.addr, &["-servername", "unknown.test"]).await;
-    assert!(unknown.ok, "{}", unknown.output);
-    assert_eq!(
-        cn(&unknown.subject),
-        "a.test",
-        "default certificate: {}",
-        unknown.output
-    );
+    assert_certificate(gw.addr, &["-servername", "b.test"], "b.test", "").await;
+    assert_certificate(gw.addr, &["-servername", "a.test"], "a.test", "").await;
+    let default = "default certificate: ";
+    assert_certificate(gw.addr, &["-noservername"], "a.test", default).await;
+    assert_certificate(gw.addr, &["-servername", "unknown.test"], "a.test", default).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -352,10 +340,16 @@ async fn tls_to_the_upstream() {
             "listeners:\n  - name: public\n    address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nserver:\n  watch: false\nupstreams:\n  secure:\n    targets: [\"127.0.0.1:{port}\"]\n    tls: {{ ca: {d}/ca.pem, server_name: {server_name} }}\n    timeouts: {{ connect: 2s, request: 5s }}\nroutes:\n  - name: all\n    match: {{ path: {{ prefix: / }} }}\n    upstream: secure\n"
         )
     };
+    let get_root = |gw: &TestGateway| {
+        let url = gw.url("/");
+        async move {
+            tokio::time::timeout(Duration::from_secs(10), get(&url, &[]))
+                .await
+                .expect("request timed out")
+        }
+    };
     let gw = TestGateway::start(&yaml("b.test")).await;
-    let reply = tokio::time::timeout(Duration::from_secs(10), get(&gw.url("/"), &[]))
-        .await
-        .expect("request timed out");
+    let reply = get_root(&gw).await;
     let body = String::from_utf8_lossy(&reply.body);
     assert_eq!(reply.status, 200, "{body}");
     assert!(body.contains("s_server"), "not the s_server page: {body}");
@@ -363,9 +357,7 @@ async fn tls_to_the_upstream() {
 
     // A name the certificate does not carry fails verification: 502.
     let gw = TestGateway::start(&yaml("wrong.test")).await;
-    let reply = tokio::time::timeout(Duration::from_secs(10), get(&gw.url("/"), &[]))
-        .await
-        .expect("request timed out");
+    let reply = get_root(&gw).await;
     assert_eq!(
         reply.status,
         502,
