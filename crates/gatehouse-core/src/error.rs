@@ -25,6 +25,9 @@ pub enum Error {
     /// The request body is larger than allowed: 413.
     #[error("request body too large")]
     BodyTooLarge,
+    /// The request head is larger, or has more headers, than allowed: 431.
+    #[error("request head too large")]
+    HeadTooLarge,
     /// The route's cluster has no healthy target: 503.
     #[error("no healthy upstream target")]
     NoHealthyTarget,
@@ -57,7 +60,9 @@ impl Error {
     /// Where the error came from.
     pub fn source_kind(&self) -> Source {
         match self {
-            Error::BadRequest(_) | Error::NoRoute | Error::BodyTooLarge => Source::Downstream,
+            Error::BadRequest(_) | Error::NoRoute | Error::BodyTooLarge | Error::HeadTooLarge => {
+                Source::Downstream
+            }
             Error::NoHealthyTarget | Error::Upstream(_) | Error::UpstreamTimeout => {
                 Source::Upstream
             }
@@ -81,6 +86,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NoRoute => StatusCode::NOT_FOUND,
             Error::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::NoHealthyTarget => StatusCode::SERVICE_UNAVAILABLE,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -96,6 +102,7 @@ impl Error {
             Error::BadRequest(reason) => reason,
             Error::NoRoute => "no route matches this request",
             Error::BodyTooLarge => "the request body is larger than allowed",
+            Error::HeadTooLarge => "the request headers are larger than allowed",
             Error::NoHealthyTarget => "no healthy upstream target is available",
             Error::Upstream(_) => "the upstream service failed to answer",
             Error::UpstreamTimeout => "the upstream service did not answer in time",

@@ -25,6 +25,8 @@ pub(crate) struct ListenerCtx {
     pub(crate) name: Arc<str>,
     pub(crate) scheme: &'static str,
     pub(crate) max_body_bytes: u64,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) max_headers: usize,
     pub(crate) shared: Arc<Shared>,
     tls: Option<(TlsAcceptor, Duration)>,
     builder: auto::Builder<TokioExecutor>,
@@ -110,17 +112,23 @@ pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bou
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_headers(limits.max_headers);
+        // Hard caps at twice the configured limits; below them the proxy answers 431 itself with
+        // a problem+json body (see `proxy::head_too_large`).
+        .max_buf_size(limits.max_header_bytes.saturating_mul(2).max(8192))
+        .max_headers(limits.max_headers.saturating_mul(2));
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.http2_max_concurrent_streams)
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+        .max_header_list_size(
+            u32::try_from(limits.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX),
+        );
     let ctx = Arc::new(ListenerCtx {
         name: Arc::from(listener.name.as_str()),
         scheme: if tls.is_some() { "https" } else { "http" },
         max_body_bytes: limits.max_body_bytes,
+        max_header_bytes: limits.max_header_bytes,
+        max_headers: limits.max_headers,
         shared,
         tls,
         builder,
@@ -217,7 +225,10 @@ async fn serve_io<I>(
         tls,
         activity: activity.clone(),
     });
-    let service = service_fn(move |req| proxy::handle(req, conn_ctx.clone()));
+    // hyper keeps one `Box<Option<S::Future>>` per connection for its whole life; boxing the
+    // (large) request future here keeps that per-connection allocation at pointer size, so idle
+    // keep-alive connections stay small. The request future itself lives only while in flight.
+    let service = service_fn(move |req| Box::pin(proxy::handle(req, conn_ctx.clone())));
     let conn = ctx
         .builder
         .serve_connection_with_upgrades(TokioIo::new(io), service);

@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use crate::Error;
 use crate::body::{DoneBody, LimitedBody, OnDone, boxed, full};
 use crate::forwarding::{self, X_REQUEST_ID};
-use crate::listener::{Activity, ConnCtx};
+use crate::listener::{Activity, ConnCtx, ListenerCtx};
 use crate::snapshot::Snapshot;
 
 /// The body of every response the gateway sends.
@@ -144,6 +144,10 @@ async fn pipeline(
     log_path: &mut String,
 ) -> (Arc<Chain>, Result<Proxied, Error>) {
     let global = snapshot.global.clone();
+    if head_too_large(&parts, &conn.listener) {
+        parts.uri.path().clone_into(log_path);
+        return (global, Err(Error::HeadTooLarge));
+    }
     if parts.headers.contains_key(header::CONTENT_LENGTH)
         && parts.headers.contains_key(header::TRANSFER_ENCODING)
     {
@@ -362,6 +366,7 @@ fn error_reason(e: &Error) -> &'static str {
         Error::BadRequest(_) => "bad_request",
         Error::NoRoute => "no_route",
         Error::BodyTooLarge => "body_too_large",
+        Error::HeadTooLarge => "head_too_large",
         Error::NoHealthyTarget => "no_healthy_target",
         Error::Upstream(_) => "upstream_error",
         Error::UpstreamTimeout => "upstream_timeout",
@@ -369,6 +374,24 @@ fn error_reason(e: &Error) -> &'static str {
             "internal_error"
         }
     }
+}
+
+/// Whether the request head exceeds the listener's limits. hyper enforces a hard cap at twice
+/// these limits while parsing (answering 431 itself); between the two, the answer is ours, with a
+/// problem+json body. The size counts the request line and each header line as sent on HTTP/1.1.
+fn head_too_large(parts: &http::request::Parts, listener: &ListenerCtx) -> bool {
+    if parts.headers.len() > listener.max_headers {
+        return true;
+    }
+    let target = parts.uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + parts.uri.authority().map_or(0, |a| a.as_str().len());
+    let line = parts.method.as_str().len() + target + 12;
+    let headers: usize = parts
+        .headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    line + headers + 2 > listener.max_header_bytes
 }
 
 /// A client-sent `X-Request-ID` when well-formed: 1–200 visible ASCII characters.

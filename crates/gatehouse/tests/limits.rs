@@ -90,17 +90,30 @@ async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
 const GET: &[u8] = b"GET /x HTTP/1.1\r\nHost: gw.test\r\n\r\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oversized_head_is_431() {
+async fn oversized_head_is_431_problem_json() {
     let (gw, echo) = start(LIMITS).await;
-    let big = "a".repeat(16 * 1024);
+    // Over the configured 8 KiB: the gateway's own 431, with a problem+json body.
+    let big = "a".repeat(10 * 1024);
     let req = format!("GET /x HTTP/1.1\r\nHost: gw.test\r\nX-Big: {big}\r\n\r\n");
+    let raw = exchange(gw.addr, req.as_bytes()).await;
+    assert_problem(&raw, 431);
+    // Far over it (past the parser's hard cap at twice the limit): still 431, from the parser.
+    let huge = "a".repeat(64 * 1024);
+    let req = format!("GET /x HTTP/1.1\r\nHost: gw.test\r\nX-Big: {huge}\r\n\r\n");
     let raw = exchange(gw.addr, req.as_bytes()).await;
     assert_eq!(status_of(&raw), 431, "{raw}");
     assert_eq!(echo.hits(), 0);
+    // Just under the limit passes.
+    let fits = "a".repeat(7 * 1024);
+    let req =
+        format!("GET /x HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\nX-Big: {fits}\r\n\r\n");
+    let raw = exchange(gw.addr, req.as_bytes()).await;
+    assert_eq!(status_of(&raw), 200, "{raw}");
+    assert_eq!(echo.hits(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn too_many_headers_is_431() {
+async fn too_many_headers_is_431_problem_json() {
     let (gw, echo) = start(LIMITS).await;
     let mut req = String::from("GET /x HTTP/1.1\r\nHost: gw.test\r\n");
     for i in 0..30 {
@@ -108,7 +121,7 @@ async fn too_many_headers_is_431() {
     }
     req.push_str("\r\n");
     let raw = exchange(gw.addr, req.as_bytes()).await;
-    assert_eq!(status_of(&raw), 431, "{raw}");
+    assert_problem(&raw, 431);
     assert_eq!(echo.hits(), 0);
 }
 
