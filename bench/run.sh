@@ -127,12 +127,18 @@ trap 'exit 143' TERM
 
 # stop PID: terminate one process we started and forget it.
 stop() {
-    local pid=$1 keep=() p
+    local pid=$1
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+    forget "$pid"
+}
+
+# forget PID: drop PID from the processes the exit trap cleans up.
+forget() {
+    local keep=() p
+    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
     PIDS=("${keep[@]}")
 }
 
@@ -288,7 +294,7 @@ got=$(exec 3<>"/dev/tcp/127.0.0.1/$ORIGIN_PORT"; printf 'GET / HTTP/1.0\r\n\r\n'
 # ---------------------------------------------------------------------------------------------
 # Memory: idle RSS, then with IDLE_CONNS idle keep-alive connections.
 
-# mem_phase LABEL PORT PID...: prints "idle_kib loaded_kib ok failed cpu_pct", cpu_pct being the CPU
+# mem_phase LABEL PORT PID...: sets MEM_OUT="idle_kib loaded_kib ok failed cpu_pct", cpu_pct being the CPU
 # the server used while merely holding the idle connections (IDLE_HOLD seconds).
 mem_phase() {
     local label=$1 port=$2
@@ -315,30 +321,35 @@ mem_phase() {
     sleep "$IDLE_HOLD"
     c1=$(cpu_ticks "$@")
     stop "$client"
-    echo "$idle $loaded $ok $failed $(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v t="$IDLE_HOLD" 'BEGIN { printf "%.1f", 100 * c / hz / t }')"
+    MEM_OUT="$idle $loaded $ok $failed $(awk -v c="$((c1 - c0))" -v hz="$CLK_TCK" -v t="$IDLE_HOLD" 'BEGIN { printf "%.1f", 100 * c / hz / t }')"
 }
 
 GH_MEM="" NGINX_MEM=""
 if has_setup gatehouse; then
     log "memory phase: gatehouse"
     start_gatehouse
-    GH_MEM=$(mem_phase gatehouse "$GH_PORT" "$GH_PID")
+    mem_phase gatehouse "$GH_PORT" "$GH_PID"
+    GH_MEM=$MEM_OUT
     stop "$GH_PID"
 fi
 if has_setup nginx; then
     log "memory phase: nginx proxy"
     start_nginx proxy "$NGINX_PORT" "$PROXY_CORE"
     # The worker only: the master holds no connections, and its pages are mostly shared with the worker.
-    NGINX_MEM=$(mem_phase nginx "$NGINX_PORT" $(pgrep -P "$NGINX_PID"))
+    mapfile -t workers < <(pgrep -P "$NGINX_PID")
+    mem_phase nginx "$NGINX_PORT" "${workers[@]}"
+    NGINX_MEM=$MEM_OUT
     stop "$NGINX_PID"
 fi
 
 # ---------------------------------------------------------------------------------------------
 # Throughput and latency
 
-URL_direct=http://127.0.0.1:$ORIGIN_PORT/
-URL_gatehouse=http://127.0.0.1:$GH_PORT/
-URL_nginx=http://127.0.0.1:$NGINX_PORT/
+declare -A URL=(
+    [direct]=http://127.0.0.1:$ORIGIN_PORT/
+    [gatehouse]=http://127.0.0.1:$GH_PORT/
+    [nginx]=http://127.0.0.1:$NGINX_PORT/
+)
 declare -A TARGET_PIDS
 TARGET_PIDS[direct]="$(server_pids "$ORIGIN_PID" | tr '\n' ' ')"
 read -r -a ORIGIN_PIDS <<<"${TARGET_PIDS[direct]}"
@@ -366,14 +377,13 @@ to_ms() {
 # core_busy CORE: busy clock ticks of one core so far (user nice system irq softirq steal).
 core_busy() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
-# run_wrk SETUP SECONDS: prints "rps p50_ms p99_ms errors cpu_pct cpu_us_per_req other_proxy_core_pct
+# run_wrk SETUP SECONDS: sets WRK_OUT="rps p50_ms p99_ms errors cpu_pct cpu_us_per_req other_proxy_core_pct
 # other_load_core_pct". The last two estimate how busy each core was with work that is not the
 # benchmark's own (other processes on the machine): core busy time minus the time of wrk, the origin
 # and the proxy. Approximate: interrupt time spent on the benchmark's packets is counted as "other".
 run_wrk() {
-    local setup=$1 secs=$2 url out t0 t1 c0 c1 o0 o1 p0 p1 l0 l1 rps p50 p99 errs reqs wrk_cpu
+    local setup=$1 secs=$2 out t0 t1 c0 c1 o0 o1 p0 p1 l0 l1 rps p50 p99 errs reqs wrk_cpu wrk_pid
     local -a pids
-    url=URL_$setup
     read -r -a pids <<<"${TARGET_PIDS[$setup]}"
     out=$WORK/wrk-$setup-$(date +%s%N).txt
     c0=$(cpu_ticks "${pids[@]}")
@@ -381,14 +391,24 @@ run_wrk() {
     p0=$(core_busy "$PROXY_CORE")
     l0=$(core_busy "$LOAD_CORE")
     t0=$(date +%s.%N)
-    { TIMEFORMAT='%U %S'; time nice -n "$NICE" taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency "${!url}" >"$out" 2>&1; } 2>"$out.time" ||
-        { cat "$out" >&2; die "wrk failed for $setup"; }
+    # wrk runs in the background and is waited for, so that a signal reaches the trap at once; its
+    # CPU time comes from the children times (`times`, second line) before and after.
+    times >"$out.t0"
+    nice -n "$NICE" taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency "${URL[$setup]}" \
+        >"$out" 2>&1 &
+    wrk_pid=$!
+    PIDS+=("$wrk_pid")
+    wait "$wrk_pid" || { cat "$out" >&2; die "wrk failed for $setup"; }
+    forget "$wrk_pid"
+    times >"$out.t1"
     t1=$(date +%s.%N)
     c1=$(cpu_ticks "${pids[@]}")
     o1=$(cpu_ticks "${ORIGIN_PIDS[@]}")
     p1=$(core_busy "$PROXY_CORE")
     l1=$(core_busy "$LOAD_CORE")
-    wrk_cpu=$(awk '{ print $1 + $2 }' "$out.time")
+    wrk_cpu=$(cat "$out.t0" "$out.t1" | awk '
+        function sec(v,  m) { m = v; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", v); sub(/s$/, "", v); return 60 * m + v }
+        FNR == 2 || NR == 4 { t[NR] = sec($1) + sec($2) } END { print t[4] - t[2] }')
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
     reqs=$(awk '/requests in/ { print $1 }' "$out")
     p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
@@ -399,14 +419,14 @@ run_wrk() {
     # The proxy's own ticks (0 for direct: the server under test is then the origin, on the load core).
     local proxy_ticks=$((c1 - c0))
     [[ $setup == direct ]] && proxy_ticks=0
-    awk -v rps="$rps" -v p50="$p50" -v p99="$p99" -v e="$errs" -v c="$((c1 - c0))" -v hz="$CLK_TCK" \
+    WRK_OUT=$(awk -v rps="$rps" -v p50="$p50" -v p99="$p99" -v e="$errs" -v c="$((c1 - c0))" -v hz="$CLK_TCK" \
         -v t0="$t0" -v t1="$t1" -v n="$reqs" -v pb="$((p1 - p0))" -v lb="$((l1 - l0))" -v pt="$proxy_ticks" \
         -v ot="$((o1 - o0))" -v w="$wrk_cpu" 'BEGIN {
             wall = t1 - t0
             cpu = c / hz
             op = 100 * (pb - pt) / hz / wall; if (op < 0) op = 0; if (op > 100) op = 100
             ol = 100 * ((lb - ot) / hz - w) / wall; if (ol < 0) ol = 0; if (ol > 100) ol = 100
-            printf "%s %s %s %d %.1f %.2f %.0f %.0f\n", rps, p50, p99, e, 100 * cpu / wall, (n > 0 ? 1e6 * cpu / n : 0), op, ol }'
+            printf "%s %s %s %d %.1f %.2f %.0f %.0f", rps, p50, p99, e, 100 * cpu / wall, (n > 0 ? 1e6 * cpu / n : 0), op, ol }')
 }
 
 ORDER=()
@@ -416,7 +436,7 @@ for s in direct gatehouse nginx; do has_setup "$s" && ORDER+=("$s"); done
 if ((WARMUP > 0)); then
     for s in "${ORDER[@]}"; do
         log "warm-up $s (${WARMUP}s)"
-        run_wrk "$s" "$WARMUP" >/dev/null
+        run_wrk "$s" "$WARMUP"
     done
 fi
 
@@ -424,7 +444,8 @@ declare -A RES
 for r in $(seq "$ROUNDS"); do
     for s in "${ORDER[@]}"; do
         log "round $r/$ROUNDS: $s (wrk -t1 -c$CONNECTIONS -d${DURATION}s)"
-        RES[$s,$r]=$(run_wrk "$s" "$DURATION")
+        run_wrk "$s" "$DURATION"
+        RES[$s,$r]=$WRK_OUT
         log "  → $(awk '{ printf "%s req/s, p50 %s ms, p99 %s ms, errors %s, CPU %s%%, %s µs CPU/req, other load %s%% / %s%%", $1, $2, $3, $4, $5, $6, $7, $8 }' <<<"${RES[$s,$r]}")"
         sleep 1
     done
