@@ -156,16 +156,37 @@ pub fn set_forwarded(
     }
 }
 
-/// Appends our `Via` entry (`1.1 gatehouse`) to any existing one.
-pub fn append_via(headers: &mut HeaderMap, version: http::Version, pseudonym: &str) {
-    let proto = match version {
-        http::Version::HTTP_10 => "1.0",
-        http::Version::HTTP_2 => "2",
-        http::Version::HTTP_3 => "3",
-        _ => "1.1",
-    };
-    if let Ok(v) = HeaderValue::from_str(&format!("{proto} {pseudonym}")) {
-        headers.append(header::VIA, v);
+/// The `Via` values of one pseudonym for each protocol version, built once per configuration.
+#[derive(Debug, Clone)]
+pub struct ViaValues {
+    http10: HeaderValue,
+    http11: HeaderValue,
+    http2: HeaderValue,
+}
+
+impl ViaValues {
+    /// `1.0 NAME`, `1.1 NAME`, `2 NAME`; a pseudonym that is not a valid header value falls back to
+    /// `gatehouse`.
+    pub fn new(pseudonym: &str) -> ViaValues {
+        let make = |proto: &str| {
+            HeaderValue::from_str(&format!("{proto} {pseudonym}"))
+                .unwrap_or_else(|_| HeaderValue::from_static("1.1 gatehouse"))
+        };
+        ViaValues {
+            http10: make("1.0"),
+            http11: make("1.1"),
+            http2: make("2"),
+        }
+    }
+
+    /// Appends our `Via` entry for a message of `version` to any existing one.
+    pub fn append(&self, headers: &mut HeaderMap, version: http::Version) {
+        let value = match version {
+            http::Version::HTTP_10 => &self.http10,
+            http::Version::HTTP_2 => &self.http2,
+            _ => &self.http11,
+        };
+        headers.append(header::VIA, value.clone());
     }
 }
 

@@ -165,7 +165,7 @@ async fn pipeline(
             return (global, Err(Error::BadRequest("invalid request path")));
         }
     };
-    log_path.clone_from(&path);
+    *log_path = path;
     match global.on_request(cx, &mut parts).await {
         Ok(Flow::Continue) => {}
         Ok(Flow::Respond(r)) => return (global, Ok(Proxied::local(r))),
@@ -183,7 +183,7 @@ async fn pipeline(
             .routes
             .find(&RouteRequest {
                 host: host.as_deref(),
-                path: &path,
+                path: log_path.as_str(),
                 method: &parts.method,
                 headers: &parts.headers,
                 query: parts.uri.query(),
@@ -263,7 +263,7 @@ async fn forward(
     if let Ok(id) = HeaderValue::from_str(&cx.request_id) {
         parts.headers.insert(&X_REQUEST_ID, id);
     }
-    forwarding::append_via(&mut parts.headers, parts.version, &snapshot.via);
+    snapshot.via.append(&mut parts.headers, parts.version);
     let host = if entry.preserve_host {
         client_host
     } else {
@@ -320,7 +320,7 @@ async fn forward(
         forwarding::strip_hop_by_hop(response.headers_mut(), false, false);
     }
     let version = response.version();
-    forwarding::append_via(response.headers_mut(), version, &snapshot.via);
+    snapshot.via.append(response.headers_mut(), version);
     Ok(Proxied {
         response: response.map(boxed),
         target: Some(target),

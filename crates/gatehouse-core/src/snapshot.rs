@@ -32,7 +32,7 @@ pub struct Snapshot {
     pub(crate) entries: Vec<RouteEntry>,
     pub(crate) global: Arc<Chain>,
     pub(crate) clusters: HashMap<String, Arc<Cluster>>,
-    pub(crate) via: String,
+    pub(crate) via: crate::forwarding::ViaValues,
 }
 
 impl Snapshot {
@@ -74,7 +74,7 @@ impl Snapshot {
             });
         }
         Ok(Snapshot {
-            via: config.server.via.clone(),
+            via: crate::forwarding::ViaValues::new(&config.server.via),
             config: Arc::new(config),
             version,
             loaded_at: SystemTime::now(),
