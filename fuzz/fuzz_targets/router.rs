@@ -25,6 +25,7 @@ fn route(name: &str, hosts: Vec<HostMatch>, path: PathMatch, rewrite: Option<Rew
         rewrite,
         preserve_host: true,
         plugins: Vec::new(),
+        auth: None,
     }
 }
 

@@ -11,6 +11,9 @@ use http::{HeaderName, HeaderValue, Method};
 use ipnet::IpNet;
 use regex::Regex;
 
+mod auth;
+pub use auth::*;
+
 /// A whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -26,6 +29,12 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Global plugins (`plugins:`), run on every route.
     pub plugins: Vec<PluginSpec>,
+    /// Identity headers sent to upstreams (`identity:`).
+    pub identity: IdentitySettings,
+    /// Consumer groups (`consumer_groups:`), names unique.
+    pub consumer_groups: Vec<ConsumerGroup>,
+    /// Consumers (`consumers:`), ids unique, groups resolved.
+    pub consumers: Vec<Consumer>,
     /// Where this configuration came from and its content hash.
     pub meta: ConfigMeta,
 }
@@ -86,6 +95,8 @@ pub struct ListenerTls {
     pub certificates: Vec<Certificate>,
     /// Lowest protocol version accepted. Default TLS 1.2.
     pub min_version: TlsVersion,
+    /// Client certificates (mTLS); `None` = not asked for.
+    pub client_certificates: Option<ClientCertificates>,
 }
 
 /// A certificate chain and its private key, as PEM files.
@@ -351,6 +362,8 @@ pub struct Route {
     pub preserve_host: bool,
     /// Per-route plugins; same name as a global plugin = override of its settings for this route.
     pub plugins: Vec<PluginSpec>,
+    /// How the route's authentication plugins combine; `None` = `any_of`, no anonymous access.
+    pub auth: Option<RouteAuth>,
 }
 
 /// Match conditions of a route.
@@ -461,6 +474,18 @@ pub enum PluginConfig {
     Cors(CorsConfig),
     /// `request_size_limit`.
     RequestSizeLimit(RequestSizeLimitConfig),
+    /// `key_auth`.
+    KeyAuth(KeyAuthConfig),
+    /// `jwt`.
+    Jwt(JwtConfig),
+    /// `oauth2_introspection`.
+    Introspection(IntrospectionConfig),
+    /// `mtls`.
+    Mtls(MtlsConfig),
+    /// `rbac`.
+    Rbac(RbacConfig),
+    /// `opa`.
+    Opa(OpaConfig),
 }
 
 impl PluginConfig {
@@ -473,7 +498,24 @@ impl PluginConfig {
             PluginConfig::IpRestriction(_) => "ip_restriction",
             PluginConfig::Cors(_) => "cors",
             PluginConfig::RequestSizeLimit(_) => "request_size_limit",
+            PluginConfig::KeyAuth(_) => "key_auth",
+            PluginConfig::Jwt(_) => "jwt",
+            PluginConfig::Introspection(_) => "oauth2_introspection",
+            PluginConfig::Mtls(_) => "mtls",
+            PluginConfig::Rbac(_) => "rbac",
+            PluginConfig::Opa(_) => "opa",
         }
+    }
+
+    /// Whether this plugin authenticates (it takes part in the route's `auth` combination).
+    pub fn is_authentication(&self) -> bool {
+        matches!(
+            self,
+            PluginConfig::KeyAuth(_)
+                | PluginConfig::Jwt(_)
+                | PluginConfig::Introspection(_)
+                | PluginConfig::Mtls(_)
+        )
     }
 }
 

@@ -202,6 +202,9 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
         upstreams: Vec::new(),
         routes: Vec::new(),
         plugins: Vec::new(),
+        identity: Default::default(),
+        consumer_groups: Vec::new(),
+        consumers: Vec::new(),
         meta,
     };
     let mut admin = listener::admin(cx, None, "admin");

@@ -10,6 +10,7 @@
 mod body;
 mod error;
 mod gateway;
+mod identity;
 mod listener;
 mod proxy;
 mod snapshot;
@@ -17,6 +18,9 @@ mod tls;
 
 pub mod echo;
 pub mod forwarding;
+/// The HTTP/1 request framing scanner that refuses heads with both `Content-Length` and
+/// `Transfer-Encoding` (public for the fuzz targets).
+pub use listener::framing;
 pub mod reload;
 
 pub use error::{Error, Source};

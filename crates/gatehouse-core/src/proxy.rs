@@ -77,6 +77,7 @@ pub(crate) async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     conn.activity.begin();
     let snapshot = conn.listener.shared.snapshot.load_full();
+    let http1 = req.version() < Version::HTTP_2;
     let on_upgrade = (req.version() == Version::HTTP_11
         && forwarding::wants_upgrade(req.headers()))
     .then(|| hyper::upgrade::on(&mut req));
@@ -115,6 +116,11 @@ pub(crate) async fn handle(
     if let Err(e) = chain.on_response(&mut cx, &mut head).await {
         log_error(&cx, &Error::Plugin(e));
     }
+    if http1 && conn.activity.framing.conflict() {
+        // The connection's framing cannot be trusted: hyper closes it after this response.
+        head.headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let record = LogRecord {
         method,
         path,
@@ -148,8 +154,11 @@ async fn pipeline(
         parts.uri.path().clone_into(log_path);
         return (global, Err(Error::HeadTooLarge));
     }
-    if parts.headers.contains_key(header::CONTENT_LENGTH)
-        && parts.headers.contains_key(header::TRANSFER_ENCODING)
+    // hyper drops `Content-Length` when `Transfer-Encoding` is present, so the pair is seen by the
+    // connection's framing scanner (`listener::framing`), not here.
+    if conn.activity.framing.conflict()
+        || (parts.headers.contains_key(header::CONTENT_LENGTH)
+            && parts.headers.contains_key(header::TRANSFER_ENCODING))
     {
         return (
             global,
@@ -158,6 +167,7 @@ async fn pipeline(
             )),
         );
     }
+    snapshot.identity.strip(&mut parts.headers);
     let path = match normalize_path(parts.uri.path()) {
         Ok(p) => p.into_owned(),
         Err(_) => {
@@ -248,6 +258,10 @@ async fn forward(
     let trusted_peer =
         forwarding::is_trusted(conn.peer.ip(), &snapshot.config.server.trusted_proxies);
     forwarding::strip_hop_by_hop(&mut parts.headers, true, upgrade);
+    // After hop-by-hop removal, so that `Connection: x-user-id` cannot remove what we set.
+    if let Some(identity) = &cx.identity {
+        snapshot.identity.apply(identity, &mut parts.headers);
+    }
     let authority_host = parts
         .uri
         .authority()
@@ -313,6 +327,8 @@ async fn forward(
     };
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(downstream) = on_upgrade {
+            // What follows on the client connection is no longer HTTP/1.
+            conn.activity.framing.stop_scanning();
             let upstream = hyper::upgrade::on(&mut response);
             tokio::spawn(tunnel(downstream, upstream, cx.request_id.clone()));
         }

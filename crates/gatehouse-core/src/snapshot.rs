@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use gatehouse_config::Config;
-use gatehouse_plugins::Chain;
+use gatehouse_plugins::builtin::BuildContext;
+use gatehouse_plugins::{Chain, ConsumerRegistry};
 use gatehouse_router::RouteTable;
 use gatehouse_upstream::Cluster;
 
@@ -33,6 +34,7 @@ pub struct Snapshot {
     pub(crate) global: Arc<Chain>,
     pub(crate) clusters: HashMap<String, Arc<Cluster>>,
     pub(crate) via: crate::forwarding::ViaValues,
+    pub(crate) identity: crate::identity::IdentityHeaders,
 }
 
 impl Snapshot {
@@ -58,7 +60,10 @@ impl Snapshot {
         }
         let routes =
             RouteTable::build(&config.routes).map_err(|e| Error::Build(format!("routes: {e}")))?;
-        let globals = Chain::build_globals(&config.plugins)?;
+        let build_cx = BuildContext {
+            consumers: Arc::new(ConsumerRegistry::new(&config.consumers)),
+        };
+        let globals = Chain::build_globals(&config.plugins, &build_cx)?;
         let global = Arc::new(Chain::global(&globals));
         let mut entries = Vec::with_capacity(config.routes.len());
         for route in &config.routes {
@@ -69,12 +74,18 @@ impl Snapshot {
             entries.push(RouteEntry {
                 name: Arc::from(route.name.as_str()),
                 cluster,
-                chain: Arc::new(Chain::compile(&globals, &route.plugins)?),
+                chain: Arc::new(Chain::compile(
+                    &globals,
+                    &route.plugins,
+                    route.auth.as_ref(),
+                    &build_cx,
+                )?),
                 preserve_host: route.preserve_host,
             });
         }
         Ok(Snapshot {
             via: crate::forwarding::ViaValues::new(&config.server.via),
+            identity: crate::identity::IdentityHeaders::new(&config.identity),
             config: Arc::new(config),
             version,
             loaded_at: SystemTime::now(),

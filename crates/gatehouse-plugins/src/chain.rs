@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use gatehouse_config::model::PluginSpec;
+use gatehouse_config::model::{PluginSpec, RouteAuth};
 
-use crate::builtin;
+use crate::auth::{AuthGate, Authenticator};
+use crate::builtin::{self, BuildContext, Built};
 use crate::{Flow, LogRecord, Phases, Plugin, RequestContext, Result};
 
 /// A plugin with its effective priority.
@@ -34,50 +35,69 @@ impl std::fmt::Debug for Chain {
 }
 
 /// Global plugins built once, so routes that do not override them share one instance (and its state).
-pub type BuiltGlobals = Vec<(PluginSpec, Arc<dyn Plugin>)>;
+pub type BuiltGlobals = Vec<(PluginSpec, Built)>;
 
 impl Chain {
     /// Builds the global plugins once.
-    pub fn build_globals(global: &[PluginSpec]) -> Result<BuiltGlobals> {
+    pub fn build_globals(global: &[PluginSpec], cx: &BuildContext) -> Result<BuiltGlobals> {
         global
             .iter()
             .filter(|s| s.enabled)
-            .map(|s| Ok((s.clone(), builtin::build(&s.config)?)))
+            .map(|s| Ok((s.clone(), builtin::build(&s.config, cx)?)))
             .collect()
     }
 
     /// The chain of global plugins alone (used before routing and for unrouted requests).
+    /// Authentication methods only run inside a route's chain.
     pub fn global(globals: &BuiltGlobals) -> Chain {
         Chain::from_entries(
             globals
                 .iter()
-                .map(|(spec, plugin)| Entry {
-                    priority: spec.priority.unwrap_or_else(|| plugin.priority()),
-                    plugin: plugin.clone(),
+                .filter_map(|(spec, built)| match built {
+                    Built::Plugin(plugin) => Some(Entry {
+                        priority: spec.priority.unwrap_or_else(|| plugin.priority()),
+                        plugin: plugin.clone(),
+                    }),
+                    Built::Authenticator(_) => None,
                 })
                 .collect(),
         )
     }
 
     /// Compiles a route's chain: global plugins, replaced by a route plugin of the same name
-    /// (override) or removed by one with `enabled: false`, plus the route's own plugins.
-    pub fn compile(globals: &BuiltGlobals, route: &[PluginSpec]) -> Result<Chain> {
-        let mut entries = Vec::with_capacity(globals.len() + route.len());
-        for (spec, plugin) in globals {
+    /// (override) or removed by one with `enabled: false`, plus the route's own plugins. The
+    /// authentication methods among them become one [`AuthGate`] combined by the route's `auth:`
+    /// policy (also built when the route only allows anonymous access).
+    pub fn compile(
+        globals: &BuiltGlobals,
+        route: &[PluginSpec],
+        auth: Option<&RouteAuth>,
+        cx: &BuildContext,
+    ) -> Result<Chain> {
+        let mut entries = Vec::with_capacity(globals.len() + route.len() + 1);
+        let mut methods: Vec<Arc<dyn Authenticator>> = Vec::new();
+        let mut add = |spec: &PluginSpec, built: Built| match built {
+            Built::Plugin(plugin) => entries.push(Entry {
+                priority: spec.priority.unwrap_or_else(|| plugin.priority()),
+                plugin,
+            }),
+            Built::Authenticator(method) => methods.push(method),
+        };
+        for (spec, built) in globals {
             let name = spec.config.name();
             if route.iter().any(|r| r.config.name() == name) {
                 continue;
             }
-            entries.push(Entry {
-                priority: spec.priority.unwrap_or_else(|| plugin.priority()),
-                plugin: plugin.clone(),
-            });
+            add(spec, built.clone());
         }
         for spec in route.iter().filter(|s| s.enabled) {
-            let plugin = builtin::build(&spec.config)?;
+            add(spec, builtin::build(&spec.config, cx)?);
+        }
+        if !methods.is_empty() || auth.is_some() {
+            let gate: Arc<dyn Plugin> = Arc::new(AuthGate::new(methods, auth, &cx.consumers));
             entries.push(Entry {
-                priority: spec.priority.unwrap_or_else(|| plugin.priority()),
-                plugin,
+                priority: gate.priority(),
+                plugin: gate,
             });
         }
         Ok(Chain::from_entries(entries))

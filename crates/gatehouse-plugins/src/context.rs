@@ -41,6 +41,25 @@ pub struct RequestContext {
     /// Per-request plugin state, keyed by type (e.g. what `cors` saw in `on_access` and needs again
     /// in `on_response`). Each plugin uses its own private types. Starts empty.
     pub extensions: http::Extensions,
+    /// The authenticated caller, once the access phase's authentication has run.
+    pub identity: Option<crate::Identity>,
+    /// The client certificate presented on a TLS connection (mTLS), when there was one.
+    pub client_cert: Option<std::sync::Arc<ClientCert>>,
+}
+
+/// A client certificate as seen by the TLS layer.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCert {
+    /// Whether it chained to a configured CA and is within its validity period.
+    pub verified: bool,
+    /// Subject common names.
+    pub common_names: Vec<String>,
+    /// DNS subject alternative names.
+    pub dns_sans: Vec<String>,
+    /// URI subject alternative names (e.g. SPIFFE ids).
+    pub uri_sans: Vec<String>,
+    /// The leaf certificate, DER.
+    pub der: Vec<u8>,
 }
 
 impl RequestContext {
@@ -64,6 +83,8 @@ impl RequestContext {
             response_headers: http::HeaderMap::new(),
             short_circuit: None,
             extensions: http::Extensions::new(),
+            identity: None,
+            client_cert: None,
         }
     }
 }

@@ -5,16 +5,19 @@
 //! runs them in order and stops at the first [`Flow::Respond`] or error. The data plane never knows a
 //! plugin by name: it only sees chains.
 
+pub mod auth;
 mod chain;
 mod context;
 mod error;
+mod identity;
 mod plugin;
 
 pub mod builtin;
 pub mod problem;
 
 pub use chain::Chain;
-pub use context::{LogRecord, RequestContext, TlsInfo};
+pub use context::{ClientCert, LogRecord, RequestContext, TlsInfo};
 pub use error::{Error, Result};
+pub use identity::{ConsumerRegistry, Identity};
 pub use plugin::{Flow, LocalResponse, Phases, Plugin};
 pub use problem::problem_response;

@@ -44,6 +44,7 @@ fn routes(n: usize) -> Vec<Route> {
                 rewrite: None,
                 preserve_host: true,
                 plugins: Vec::new(),
+                auth: None,
             }
         })
         .collect()

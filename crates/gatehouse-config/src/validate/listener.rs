@@ -154,6 +154,7 @@ fn listener_tls(cx: &mut Ctx, node: &Node, path: &str) -> Option<ListenerTls> {
     Some(ListenerTls {
         certificates: certificates?,
         min_version: min_version?,
+        client_certificates: None,
     })
 }
 

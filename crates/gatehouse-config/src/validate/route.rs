@@ -75,6 +75,7 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         rewrite: rewrite?,
         preserve_host: preserve_host?,
         plugins,
+        auth: None,
     })
 }
 

@@ -12,6 +12,14 @@ use gatehouse_config::model::{
 use http::{HeaderName, HeaderValue, Method, StatusCode, request, response};
 
 use super::*;
+
+fn globals_of(specs: &[PluginSpec]) -> Result<BuiltGlobals> {
+    Chain::build_globals(specs, &BuildContext::default())
+}
+
+fn compile_route(globals: &BuiltGlobals, route: &[PluginSpec]) -> Result<Chain> {
+    Chain::compile(globals, route, None, &BuildContext::default())
+}
 use crate::problem::problem_response;
 
 // === helpers ===
@@ -183,7 +191,7 @@ fn recorders(specs: &[(&'static str, i32, bool)]) -> (Chain, Arc<Mutex<Vec<Strin
 
 #[test]
 fn default_priorities_order_the_chain() {
-    let globals = Chain::build_globals(&[
+    let globals = globals_of(&[
         spec(resp_headers()),
         spec(req_headers("x-a", "1")),
         spec(size(10)),
@@ -222,17 +230,17 @@ fn default_priorities_order_the_chain() {
 
 #[test]
 fn priority_override_reorders() {
-    let globals = Chain::build_globals(&[spec(cors()), spec(ip(&[], &[]))]).unwrap();
-    let chain = Chain::compile(&globals, &[with_priority(50_000, cors())]).unwrap();
+    let globals = globals_of(&[spec(cors()), spec(ip(&[], &[]))]).unwrap();
+    let chain = compile_route(&globals, &[with_priority(50_000, cors())]).unwrap();
     assert_eq!(chain.names(), ["cors", "ip_restriction"]);
 }
 
 #[tokio::test]
 async fn route_plugin_replaces_the_global_one() {
-    let globals = Chain::build_globals(&[spec(ip(&[], &["0.0.0.0/0"]))]).unwrap();
+    let globals = globals_of(&[spec(ip(&[], &["0.0.0.0/0"]))]).unwrap();
     let mut req = parts("GET", &[]);
 
-    let global_only = Chain::compile(&globals, &[]).unwrap();
+    let global_only = compile_route(&globals, &[]).unwrap();
     let mut cx1 = cx();
     assert!(matches!(
         global_only.on_access(&mut cx1, &mut req).await.unwrap(),
@@ -240,7 +248,7 @@ async fn route_plugin_replaces_the_global_one() {
     ));
     assert_eq!(cx1.short_circuit, Some("ip_restriction"));
 
-    let overridden = Chain::compile(&globals, &[spec(ip(&["192.0.2.0/24"], &[]))]).unwrap();
+    let overridden = compile_route(&globals, &[spec(ip(&["192.0.2.0/24"], &[]))]).unwrap();
     assert_eq!(
         overridden.names(),
         ["ip_restriction"],
@@ -256,18 +264,18 @@ async fn route_plugin_replaces_the_global_one() {
 
 #[test]
 fn disabled_route_plugin_removes_the_global_one() {
-    let globals = Chain::build_globals(&[spec(ip(&[], &["0.0.0.0/0"])), spec(size(1))]).unwrap();
-    let chain = Chain::compile(&globals, &[disabled(ip(&[], &[]))]).unwrap();
+    let globals = globals_of(&[spec(ip(&[], &["0.0.0.0/0"])), spec(size(1))]).unwrap();
+    let chain = compile_route(&globals, &[disabled(ip(&[], &[]))]).unwrap();
     assert_eq!(chain.names(), ["request_size_limit"]);
     // A disabled global is never built.
-    let globals = Chain::build_globals(&[disabled(size(1))]).unwrap();
+    let globals = globals_of(&[disabled(size(1))]).unwrap();
     assert!(globals.is_empty());
 }
 
 #[tokio::test]
 async fn route_plugins_join_the_globals() {
-    let globals = Chain::build_globals(&[spec(request_id())]).unwrap();
-    let chain = Chain::compile(&globals, &[spec(req_headers("x-env", "prod"))]).unwrap();
+    let globals = globals_of(&[spec(request_id())]).unwrap();
+    let chain = compile_route(&globals, &[spec(req_headers("x-env", "prod"))]).unwrap();
     assert_eq!(chain.names(), ["request_id", "request_headers"]);
     let mut cx = cx();
     let mut req = parts("GET", &[]);
@@ -284,9 +292,8 @@ async fn route_plugins_join_the_globals() {
 #[tokio::test]
 async fn short_circuit_stops_later_plugins_in_the_phase() {
     // ip_restriction refuses before request_size_limit lowers the body limit.
-    let globals =
-        Chain::build_globals(&[spec(size(10)), spec(ip(&[], &["192.0.2.0/24"]))]).unwrap();
-    let chain = Chain::compile(&globals, &[]).unwrap();
+    let globals = globals_of(&[spec(size(10)), spec(ip(&[], &["192.0.2.0/24"]))]).unwrap();
+    let chain = compile_route(&globals, &[]).unwrap();
     let mut cx = cx();
     let mut req = parts("POST", &[]);
     let Flow::Respond(resp) = chain.on_access(&mut cx, &mut req).await.unwrap() else {
@@ -303,8 +310,8 @@ async fn short_circuit_stops_later_plugins_in_the_phase() {
 
 #[tokio::test]
 async fn cors_preflight_answers_before_lower_priority_plugins() {
-    let globals = Chain::build_globals(&[spec(size(0)), spec(cors())]).unwrap();
-    let chain = Chain::compile(&globals, &[]).unwrap();
+    let globals = globals_of(&[spec(size(0)), spec(cors())]).unwrap();
+    let chain = compile_route(&globals, &[]).unwrap();
     let mut cx1 = cx();
     let mut req = parts(
         "OPTIONS",
@@ -320,8 +327,8 @@ async fn cors_preflight_answers_before_lower_priority_plugins() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(cx1.short_circuit, Some("cors"));
     // The response phase runs over the plugin's answer too; request_id echoes.
-    let globals = Chain::build_globals(&[spec(cors()), spec(request_id())]).unwrap();
-    let chain = Chain::compile(&globals, &[]).unwrap();
+    let globals = globals_of(&[spec(cors()), spec(request_id())]).unwrap();
+    let chain = compile_route(&globals, &[]).unwrap();
     let mut cx2 = cx();
     let Flow::Respond(resp) = chain.on_access(&mut cx2, &mut req).await.unwrap() else {
         panic!("expected the preflight answer");

@@ -24,6 +24,7 @@ fn route(name: &str, path: Option<PathMatch>) -> Route {
         rewrite: None,
         preserve_host: true,
         plugins: Vec::new(),
+        auth: None,
     }
 }
 

@@ -96,6 +96,7 @@ fn full_config_round_trips_to_the_model() {
                     server_names: vec!["api.example.com".into()],
                 }],
                 min_version: TlsVersion::Tls13,
+                client_certificates: None,
             }),
             limits: ListenerLimits {
                 max_header_bytes: 64 * 1024,
