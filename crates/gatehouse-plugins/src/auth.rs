@@ -188,3 +188,6 @@ impl Plugin for AuthGate {
         Ok(self.missing(cx))
     }
 }
+
+#[cfg(test)]
+mod tests;
