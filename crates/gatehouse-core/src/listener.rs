@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gatehouse_config::model::Listener;
-use gatehouse_plugins::TlsInfo;
+use gatehouse_plugins::{ClientCert, TlsInfo};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -29,6 +29,8 @@ pub(crate) struct ListenerCtx {
     pub(crate) max_headers: usize,
     pub(crate) shared: Arc<Shared>,
     tls: Option<(TlsAcceptor, Duration)>,
+    /// Client-certificate policy of a TLS listener with `client_certificates`.
+    client_auth: Option<Arc<crate::tls::ClientAuth>>,
     builder: auto::Builder<TokioExecutor>,
     idle_timeout: Duration,
     max_connections: Arc<Semaphore>,
@@ -39,6 +41,8 @@ pub(crate) struct ConnCtx {
     pub(crate) listener: Arc<ListenerCtx>,
     pub(crate) peer: SocketAddr,
     pub(crate) tls: Option<TlsInfo>,
+    /// The client certificate presented in the TLS handshake (mTLS), when there was one.
+    pub(crate) client_cert: Option<Arc<ClientCert>>,
     pub(crate) activity: Arc<Activity>,
 }
 
@@ -96,12 +100,13 @@ pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bou
         name: listener.name.clone(),
         message,
     };
-    let tls = match &listener.tls {
-        Some(tls) => Some((
-            TlsAcceptor::from(crate::tls::server_config(&listener.name, tls)?),
-            listener.limits.tls_handshake_timeout,
-        )),
-        None => None,
+    let (tls, client_auth) = match &listener.tls {
+        Some(tls) => {
+            let (config, client_auth) = crate::tls::server_config(&listener.name, tls)?;
+            let timeout = listener.limits.tls_handshake_timeout;
+            (Some((TlsAcceptor::from(config), timeout)), client_auth)
+        }
+        None => (None, None),
     };
     let tcp = TcpListener::bind(listener.address)
         .await
@@ -131,6 +136,7 @@ pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bou
         max_headers: limits.max_headers,
         shared,
         tls,
+        client_auth,
         builder,
         idle_timeout: limits.idle_timeout,
         max_connections: Arc::new(Semaphore::new(limits.max_connections)),
@@ -184,7 +190,7 @@ async fn serve_tcp(
 ) {
     let _ = stream.set_nodelay(true);
     match &ctx.tls {
-        None => serve_io(stream, peer, None, ctx, shutdown).await,
+        None => serve_io(stream, peer, None, None, ctx, shutdown).await,
         Some((acceptor, handshake_timeout)) => {
             let tls_stream = match tokio::time::timeout(*handshake_timeout, acceptor.accept(stream))
                 .await
@@ -204,7 +210,12 @@ async fn serve_tcp(
                 server_name: session.server_name().map(str::to_owned),
                 alpn: session.alpn_protocol().map(<[u8]>::to_vec),
             };
-            serve_io(tls_stream, peer, Some(info), ctx, shutdown).await
+            let client_cert = ctx
+                .client_auth
+                .as_ref()
+                .and_then(|auth| auth.client_cert(session.peer_certificates()))
+                .map(Arc::new);
+            serve_io(tls_stream, peer, Some(info), client_cert, ctx, shutdown).await
         }
     }
 }
@@ -213,6 +224,7 @@ async fn serve_io<I>(
     io: I,
     peer: SocketAddr,
     tls: Option<TlsInfo>,
+    client_cert: Option<Arc<ClientCert>>,
     ctx: Arc<ListenerCtx>,
     mut shutdown: watch::Receiver<bool>,
 ) where
@@ -223,6 +235,7 @@ async fn serve_io<I>(
         listener: ctx.clone(),
         peer,
         tls,
+        client_cert,
         activity: activity.clone(),
     });
     // hyper keeps one `Box<Option<S::Future>>` per connection for its whole life; boxing the

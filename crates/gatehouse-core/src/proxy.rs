@@ -87,6 +87,7 @@ pub(crate) async fn handle(
     let request_id = incoming_request_id(&parts.headers).unwrap_or_else(generate_request_id);
     let mut cx = RequestContext::new(request_id, conn.peer, client_ip, conn.listener.scheme);
     cx.tls = conn.tls.clone();
+    cx.client_cert = conn.client_cert.clone();
     cx.max_body_bytes = conn.listener.max_body_bytes;
     let method = parts.method.clone();
     let mut path = String::new();

@@ -12,6 +12,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::Error;
 
+pub(crate) mod client_auth;
+
+pub(crate) use client_auth::ClientAuth;
+
 /// Chooses a certificate by SNI: exact name, then `*.` wildcard of the parent domain, then the default.
 #[derive(Debug)]
 pub struct SniResolver {
@@ -37,11 +41,12 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
-/// Builds the rustls configuration of a listener (ALPN `h2`, `http/1.1`).
-pub fn server_config(
+/// Builds the rustls configuration of a listener (ALPN `h2`, `http/1.1`), and its client-certificate
+/// policy when it has `client_certificates` (see [`client_auth`]).
+pub(crate) fn server_config(
     listener: &str,
     tls: &ListenerTls,
-) -> Result<Arc<rustls::ServerConfig>, Error> {
+) -> Result<(Arc<rustls::ServerConfig>, Option<Arc<ClientAuth>>), Error> {
     let fail = |message: String| Error::Listener {
         name: listener.to_owned(),
         message,
@@ -90,13 +95,22 @@ pub fn server_config(
         TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::Tls13 => &[&rustls::version::TLS13],
     };
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(|e| fail(format!("TLS setup: {e}")))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver { exact, default }));
+        .map_err(|e| fail(format!("TLS setup: {e}")))?;
+    let (builder, client_auth) = match &tls.client_certificates {
+        None => (builder.with_no_client_auth(), None),
+        Some(cfg) => {
+            let (verifier, auth) = ClientAuth::new(cfg, provider, &fail)?;
+            (
+                builder.with_client_cert_verifier(verifier),
+                Some(Arc::new(auth)),
+            )
+        }
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(SniResolver { exact, default }));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), client_auth))
 }
 
 /// The DNS names (SAN) of a certificate, lower-cased.

@@ -13,6 +13,7 @@ use crate::{ConsumerRegistry, Plugin, Result};
 pub mod cors;
 pub mod headers;
 pub mod ip_restriction;
+pub mod mtls;
 pub mod rbac;
 pub mod request_id;
 pub mod request_size_limit;
@@ -84,7 +85,12 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
         PluginConfig::KeyAuth(_) => return Err(not_yet("key_auth")),
         PluginConfig::Jwt(_) => return Err(not_yet("jwt")),
         PluginConfig::Introspection(_) => return Err(not_yet("oauth2_introspection")),
-        PluginConfig::Mtls(_) => return Err(not_yet("mtls")),
+        PluginConfig::Mtls(c) => {
+            return Ok(Built::Authenticator(Arc::new(mtls::Mtls::new(
+                c,
+                cx.consumers.clone(),
+            ))));
+        }
         PluginConfig::Rbac(c) => Arc::new(rbac::Rbac::new(c)),
         PluginConfig::Opa(_) => return Err(not_yet("opa")),
     }))
