@@ -4,6 +4,8 @@
 //! Validation never stops at the first problem: each check reports into a [`Ctx`] and returns
 //! `None` for the piece it refused, and the rest goes on being checked.
 
+mod auth;
+mod identity;
 mod listener;
 mod plugin;
 mod route;
@@ -56,6 +58,10 @@ pub(crate) struct Ctx {
     upstream_names: Vec<String>,
     /// The same names, for lookups.
     upstream_set: std::collections::HashSet<String>,
+    /// Every consumer id, across all files, in order (routes' `auth.anonymous` must name one).
+    consumer_ids: Vec<String>,
+    /// The same ids, for lookups.
+    consumer_set: std::collections::HashSet<String>,
     /// Some file failed to parse: skip checks that need the whole configuration.
     incomplete: bool,
 }
@@ -95,10 +101,12 @@ impl Ctx {
         self.located(node, path, message.into(), Some(hint.into()));
     }
 
-    /// Reports at `node`; values that came from `${...}` may be secrets, so a message about
-    /// such a value is cut before its first quoted part and a hint quoting it is dropped.
+    /// Reports at `node`; values that came from `${...}` and values of secret keys (`secret`,
+    /// `client_secret`) may be secrets, so a message about such a value is cut before its first
+    /// quoted part and a hint quoting it is dropped.
     fn located(&mut self, node: &Node, path: &str, message: String, hint: Option<String>) {
-        let (message, hint) = if node.interpolated {
+        let secret_key = is_secret_path(path);
+        let (message, hint) = if node.interpolated || secret_key {
             let value = node.text().map(|t| t.into_owned()).unwrap_or_default();
             let head = message.split('`').next().unwrap_or_default();
             let head = head.trim_end_matches([' ', ',', ':']);
@@ -107,7 +115,11 @@ impl Ctx {
             } else {
                 head
             };
-            let message = format!("{head} (the value comes from `${{...}}` and is not shown)");
+            let message = if node.interpolated {
+                format!("{head} (the value comes from `${{...}}` and is not shown)")
+            } else {
+                format!("{head} (the value of a secret is not shown)")
+            };
             let hint = hint.filter(|h| value.trim().is_empty() || !h.contains(value.trim()));
             (message, hint)
         } else {
@@ -159,6 +171,13 @@ impl Ctx {
     }
 }
 
+/// Whether `path` names a key whose value is a secret (never shown in diagnostics).
+fn is_secret_path(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let last = last.split('[').next().unwrap_or(last);
+    matches!(last, "secret" | "client_secret")
+}
+
 /// The top-level keys.
 const TOP_KEYS: &[&str] = &[
     "server",
@@ -167,6 +186,9 @@ const TOP_KEYS: &[&str] = &[
     "upstreams",
     "routes",
     "plugins",
+    "identity",
+    "consumer_groups",
+    "consumers",
 ];
 
 /// Validates the files in order (lists concatenated, upstream maps merged) into a [`Config`].
@@ -192,8 +214,28 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
         }
     }
 
+    // Pass 1b: consumer groups, then consumers (which reference groups of any file; routes
+    // reference consumers of any file).
+    let mut groups = Vec::new();
+    for (source, root) in &roots {
+        cx.set_file(&source.file);
+        if let Some(node) = root.get("consumer_groups") {
+            groups.extend(identity::consumer_groups(cx, node, "consumer_groups"));
+        }
+    }
+    let mut consumers = Vec::new();
+    let mut credentials = identity::Credentials::default();
+    for (source, root) in &roots {
+        cx.set_file(&source.file);
+        if let Some(node) = root.get("consumers") {
+            let found = identity::consumers(cx, node, "consumers", &groups, &mut credentials);
+            consumers.extend(found);
+        }
+    }
+
     // Pass 2: everything else.
     let mut server: Option<(Server, Site)> = None;
+    let mut identity_site: Option<Site> = None;
     let mut admin_site: Option<Site> = None;
     let mut config = Config {
         server: Server::default(),
@@ -203,8 +245,8 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
         routes: Vec::new(),
         plugins: Vec::new(),
         identity: Default::default(),
-        consumer_groups: Vec::new(),
-        consumers: Vec::new(),
+        consumer_groups: groups.into_iter().map(|(g, _)| g).collect(),
+        consumers,
         meta,
     };
     let mut admin = listener::admin(cx, None, "admin");
@@ -227,6 +269,17 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
             } else {
                 admin_site = Some(site_of(cx, node));
                 admin = listener::admin(cx, Some(node), "admin");
+            }
+        }
+        if let Some(node) = root.get("identity") {
+            if let Some(first) = &identity_site {
+                let message = format!("`identity` is already set in {first}");
+                cx.error_hint(node, "identity", message, "set `identity` in one file only");
+            } else {
+                identity_site = Some(site_of(cx, node));
+                if let Some(settings) = identity::identity(cx, node, "identity") {
+                    config.identity = settings;
+                }
             }
         }
         if let Some(node) = root.get("listeners") {

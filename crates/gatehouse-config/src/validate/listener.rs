@@ -121,7 +121,8 @@ fn listener(cx: &mut Ctx, node: &Node, path: &str) -> Option<Listener> {
 }
 
 fn listener_tls(cx: &mut Ctx, node: &Node, path: &str) -> Option<ListenerTls> {
-    let obj = Obj::new(cx, node, path, &["certificates", "min_version"])?;
+    let keys = ["certificates", "min_version", "client_certificates"];
+    let obj = Obj::new(cx, node, path, &keys)?;
     let certificates = obj.req(cx, "certificates").and_then(|n| {
         let p = obj.at("certificates");
         let certs = each(cx, n, &p, certificate)?;
@@ -151,10 +152,17 @@ fn listener_tls(cx: &mut Ctx, node: &Node, path: &str) -> Option<ListenerTls> {
             }
         }
     };
+    let client_certificates = match obj.get("client_certificates") {
+        Some(n) => {
+            let p = obj.at("client_certificates");
+            super::identity::client_certificates(cx, n, &p).map(Some)
+        }
+        None => Some(None),
+    };
     Some(ListenerTls {
         certificates: certificates?,
         min_version: min_version?,
-        client_certificates: None,
+        client_certificates: client_certificates?,
     })
 }
 

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use http::Method;
 
-use super::Ctx;
 use super::listener::set;
 use super::scalar::{
     boolean, duration, each, header_name, header_name_str, header_names, header_value, i32_any,
     methods, networks, size, status, string,
 };
 use super::walk::{Obj, closest, join, list};
+use super::{Ctx, auth};
 use crate::file::{Kind, Node};
 use crate::model::{
     CorsConfig, HeaderOps, IpRestrictionConfig, OriginMatch, PluginConfig, PluginSpec,
@@ -26,6 +26,9 @@ pub(crate) const PLUGINS: &[&str] = &[
     "ip_restriction",
     "cors",
     "request_size_limit",
+    "key_auth",
+    "rbac",
+    "mtls",
 ];
 
 /// A plugin list; refused items are left out (and reported).
@@ -90,6 +93,9 @@ fn settings_for(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Plu
         "response_headers" => header_ops(cx, node, path).map(PluginConfig::ResponseHeaders),
         "ip_restriction" => ip_restriction(cx, node, path).map(PluginConfig::IpRestriction),
         "cors" => cors(cx, node, path).map(PluginConfig::Cors),
+        "key_auth" => auth::key_auth(cx, node, path).map(PluginConfig::KeyAuth),
+        "rbac" => auth::rbac(cx, node, path).map(PluginConfig::Rbac),
+        "mtls" => auth::mtls(cx, node, path).map(PluginConfig::Mtls),
         _ => request_size_limit(cx, node, path).map(PluginConfig::RequestSizeLimit),
     }
 }

@@ -21,6 +21,7 @@ const KEYS: &[&str] = &[
     "rewrite",
     "preserve_host",
     "plugins",
+    "auth",
 ];
 
 /// `routes:`: a list; names unique across all files.
@@ -67,6 +68,10 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         Some(n) => plugins(cx, n, &obj.at("plugins")),
         None => Vec::new(),
     };
+    let auth = match obj.get("auth") {
+        Some(n) => super::identity::route_auth(cx, n, &obj.at("auth")).map(Some),
+        None => Some(None),
+    };
     Some(Route {
         name: name?,
         matcher: matcher?,
@@ -75,7 +80,7 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         rewrite: rewrite?,
         preserve_host: preserve_host?,
         plugins,
-        auth: None,
+        auth: auth?,
     })
 }
 

@@ -394,3 +394,66 @@ fn compile(cx: &mut Ctx, node: &Node, path: &str, pattern: &str, shown: &str) ->
         }
     }
 }
+
+/// One of a fixed set of words (`request`, `require`, …), with "did you mean" for the others.
+pub(crate) fn choice<T: Copy>(
+    cx: &mut Ctx,
+    node: &Node,
+    path: &str,
+    options: &[(&str, T)],
+) -> Option<T> {
+    let text = string(cx, node, path)?;
+    let word = text.trim();
+    if let Some((_, value)) = options.iter().find(|(name, _)| *name == word) {
+        return Some(*value);
+    }
+    let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+    let hint = match closest(word, names.iter().copied()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("one of {}", names.join(", ")),
+    };
+    cx.error_hint(node, path, format!("unknown value `{text}`"), hint);
+    None
+}
+
+/// A duration greater than zero.
+pub(crate) fn positive_duration(cx: &mut Ctx, node: &Node, path: &str) -> Option<Duration> {
+    let d = duration(cx, node, path)?;
+    if d.is_zero() {
+        cx.error(node, path, "must be greater than zero");
+        return None;
+    }
+    Some(d)
+}
+
+/// An absolute `http://` or `https://` URL with a host.
+#[allow(dead_code)]
+pub(crate) fn http_url(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
+    let text = string(cx, node, path)?;
+    let url = text.trim();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let host = authority.map(|a| a.rsplit('@').next().unwrap_or_default());
+    let valid = host.is_some_and(|h| !h.is_empty() && !h.starts_with(':'))
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        cx.error_hint(
+            node,
+            path,
+            format!("invalid URL `{text}`"),
+            "write an absolute `http://` or `https://` URL, e.g. `https://idp.example.com/jwks.json`",
+        );
+        return None;
+    }
+    Some(url.to_owned())
+}
+
+/// A list of strings, or a single string (→ a one-item list).
+pub(crate) fn one_or_many(cx: &mut Ctx, node: &Node, path: &str) -> Option<Vec<String>> {
+    match node.kind {
+        Kind::Seq(_) => each(cx, node, path, non_empty),
+        _ => non_empty(cx, node, path).map(|s| vec![s]),
+    }
+}

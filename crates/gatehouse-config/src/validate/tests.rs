@@ -2,6 +2,7 @@
 //! line, column and key path of the diagnostic.
 
 mod errors;
+mod identity;
 mod valid;
 
 use std::collections::HashMap;
