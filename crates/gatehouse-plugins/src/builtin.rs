@@ -13,6 +13,7 @@ use crate::{ConsumerRegistry, Plugin, Result};
 pub mod cors;
 pub mod headers;
 pub mod ip_restriction;
+pub mod key_auth;
 pub mod mtls;
 pub mod rbac;
 pub mod request_id;
@@ -82,7 +83,11 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
         PluginConfig::IpRestriction(c) => Arc::new(ip_restriction::IpRestriction::new(c)?),
         PluginConfig::Cors(c) => Arc::new(cors::Cors::new(c)?),
         PluginConfig::RequestSizeLimit(c) => Arc::new(request_size_limit::RequestSizeLimit::new(c)),
-        PluginConfig::KeyAuth(_) => return Err(not_yet("key_auth")),
+        PluginConfig::KeyAuth(c) => {
+            return Ok(Built::Authenticator(Arc::new(key_auth::KeyAuth::new(
+                c, cx,
+            )?)));
+        }
         PluginConfig::Jwt(_) => return Err(not_yet("jwt")),
         PluginConfig::Introspection(_) => return Err(not_yet("oauth2_introspection")),
         PluginConfig::Mtls(c) => {

@@ -18,7 +18,7 @@
 //!
 //! Clients: [`grpc_say`], [`grpc_count`], [`ws_roundtrip`]. For tests that need
 //! an external program: [`require_server`]. For the `gatehouse` binary itself:
-//! [`process::GatehouseProcess`].
+//! [`process::GatehouseProcess`]. A real `redis-server`: [`redis::spawn_redis`].
 //!
 //! Panics (e.g. failing to bind a port) are deliberate: this crate is for tests.
 
@@ -28,6 +28,7 @@ pub mod gateway;
 pub mod grpc;
 mod health;
 pub mod process;
+pub mod redis;
 mod require;
 mod reset;
 mod slow;

@@ -30,6 +30,12 @@ pub enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Print the lower-case hex SHA-256 of an API key, the form `consumers[].api_keys[].sha256`
+    /// and Redis key names use.
+    HashKey {
+        /// The key; read from standard input when absent (one trailing line ending removed).
+        key: Option<String>,
+    },
     /// Print the version.
     Version,
 }

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Command::Validate { config } => validate(&config),
+        cli::Command::HashKey { key } => hash_key(key),
         cli::Command::Run { config, echo } => match run::run(&config, echo) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -32,6 +33,30 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `gatehouse hash-key [KEY]`: the key from the argument or from standard input.
+fn hash_key(key: Option<String>) -> ExitCode {
+    let key = match key {
+        Some(key) => key,
+        None => {
+            let mut input = String::new();
+            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut input) {
+                eprintln!("gatehouse: cannot read the key from standard input: {e}");
+                return ExitCode::FAILURE;
+            }
+            let trimmed = input
+                .strip_suffix('\n')
+                .map_or(input.as_str(), |s| s.strip_suffix('\r').unwrap_or(s));
+            trimmed.to_owned()
+        }
+    };
+    if key.is_empty() {
+        eprintln!("gatehouse: empty key");
+        return ExitCode::FAILURE;
+    }
+    println!("{}", gatehouse_plugins::builtin::key_auth::hash_key(&key));
+    ExitCode::SUCCESS
 }
 
 /// `gatehouse validate`: every problem listed, exit 1 when there is any.
