@@ -12,6 +12,7 @@ use crate::{ConsumerRegistry, Plugin, Result};
 
 pub mod cors;
 pub mod headers;
+pub mod introspection;
 pub mod ip_restriction;
 pub mod key_auth;
 pub mod mtls;
@@ -89,7 +90,11 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
             )?)));
         }
         PluginConfig::Jwt(_) => return Err(not_yet("jwt")),
-        PluginConfig::Introspection(_) => return Err(not_yet("oauth2_introspection")),
+        PluginConfig::Introspection(c) => {
+            return Ok(Built::Authenticator(Arc::new(
+                introspection::Introspection::new(c, cx.consumers.clone())?,
+            )));
+        }
         PluginConfig::Mtls(c) => {
             return Ok(Built::Authenticator(Arc::new(mtls::Mtls::new(
                 c,

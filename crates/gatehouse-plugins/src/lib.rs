@@ -13,6 +13,7 @@ mod identity;
 mod plugin;
 
 pub mod builtin;
+pub mod http_client;
 pub mod problem;
 
 pub use chain::Chain;
