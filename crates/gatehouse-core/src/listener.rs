@@ -20,6 +20,8 @@ use crate::Error;
 use crate::gateway::Shared;
 use crate::proxy;
 
+pub mod framing;
+
 /// Everything a connection needs from its listener.
 pub(crate) struct ListenerCtx {
     pub(crate) name: Arc<str>,
@@ -52,6 +54,8 @@ pub(crate) struct Activity {
     in_flight: AtomicUsize,
     last_active_ms: AtomicU64,
     base: Option<Instant>,
+    /// What the HTTP/1 framing scanner found on this connection.
+    pub(crate) framing: framing::Flags,
 }
 
 impl Activity {
@@ -242,6 +246,9 @@ async fn serve_io<I>(
     // (large) request future here keeps that per-connection allocation at pointer size, so idle
     // keep-alive connections stay small. The request future itself lives only while in flight.
     let service = service_fn(move |req| Box::pin(proxy::handle(req, conn_ctx.clone())));
+    // Every byte read also feeds the HTTP/1 framing scanner, which sees what hyper hides (a head
+    // with both `Content-Length` and `Transfer-Encoding`); see `framing`.
+    let io = framing::FramingGuard::new(io, activity.clone());
     let conn = ctx
         .builder
         .serve_connection_with_upgrades(TokioIo::new(io), service);

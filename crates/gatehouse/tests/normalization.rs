@@ -186,40 +186,97 @@ async fn single_route_gateway(target: SocketAddr) -> TestGateway {
     TestGateway::start(&yaml).await
 }
 
+/// Writes `pieces` to a new connection (pausing between them so that they arrive as separate
+/// reads), then reads until the server closes. `None` when it did not close within [`RAW_WAIT`].
+async fn exchange_until_close(addr: SocketAddr, pieces: &[&[u8]]) -> Option<String> {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    for piece in pieces {
+        stream.write_all(piece).await.expect("write");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut out = Vec::new();
+    tokio::time::timeout(RAW_WAIT, stream.read_to_end(&mut out))
+        .await
+        .ok()
+        .map(|_| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The text that, inside a body, must never be taken for headers.
+const DECOY: &str = "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn content_length_with_transfer_encoding_cannot_smuggle() {
+async fn content_length_with_transfer_encoding_is_refused_and_closes() {
     let echo = spawn_echo().await;
     let gw = single_route_gateway(echo.addr).await;
     let hidden = "GET /smuggled HTTP/1.1\r\nHost: gw.test\r\n\r\n";
     let body = format!("0\r\n\r\n{hidden}");
-    let req = format!(
-        "POST /first HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {}\r\nTransfer-Encoding: chunked\r\n\r\n{body}",
-        body.len()
+    let heads = [
+        "Content-Length: {n}\r\nTransfer-Encoding: chunked",
+        "Transfer-Encoding: chunked\r\nContent-Length: {n}",
+        "transfer-encoding:\tCHUNKED \r\nX-Other: 1\r\ncontent-LENGTH:   {n}  ",
+    ];
+    for framing in heads {
+        let framing = framing.replace("{n}", &body.len().to_string());
+        let req = format!("POST /first HTTP/1.1\r\nHost: gw.test\r\n{framing}\r\n\r\n{body}");
+        // hyper drops `Content-Length` when `Transfer-Encoding` is present; the connection's
+        // framing scanner sees the pair, the request is refused, never forwarded, and the
+        // connection closes after the response (so the smuggled bytes are never parsed).
+        let raw = within("cl+te", exchange_until_close(gw.addr, &[req.as_bytes()]))
+            .await
+            .unwrap_or_else(|| panic!("{framing:?}: the connection stayed open"));
+        assert_eq!(raw.matches("HTTP/1.1 ").count(), 1, "one response: {raw}");
+        assert_eq!(status_of(&raw), 400, "{framing:?}: {raw}");
+        let head = raw
+            .split_once("\r\n\r\n")
+            .map_or("", |(h, _)| h)
+            .to_ascii_lowercase();
+        assert!(
+            head.contains("content-type: application/problem+json"),
+            "{raw}"
+        );
+        assert!(head.contains("connection: close"), "{raw}");
+        let v: Value = serde_json::from_str(body_of(&raw)).expect("problem JSON");
+        assert_eq!(v["status"], 400, "{v}");
+        assert_eq!(
+            v["detail"], "both Content-Length and Transfer-Encoding",
+            "{v}"
+        );
+        assert!(!raw.contains("/smuggled"), "{raw}");
+    }
+    assert_eq!(echo.hits(), 0, "nothing reached the upstream");
+
+    // A keep-alive connection with chunked and sized bodies that contain header-like text: every
+    // request is answered, as separate reads and pipelined in one write.
+    let sized = format!(
+        "POST /sized HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {}\r\n\r\n{DECOY}",
+        DECOY.len()
     );
-    let raw = within("cl+te", raw_exchange(gw.addr, req.as_bytes(), RAW_WAIT)).await;
-    // Observed behaviour (hyper 1.x): hyper drops Content-Length when Transfer-Encoding is present,
-    // so the gateway's own "both headers → 400" check never fires. The request is forwarded as
-    // chunked (empty body, no Content-Length), hyper answers with `connection: close` and closes
-    // after the response, so the bytes after the chunked body are never parsed as a request.
-    assert_eq!(
-        raw.matches("HTTP/1.1 ").count(),
-        1,
-        "exactly one response: {raw}"
+    let chunked = format!(
+        "POST /chunked HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n{:x};note=x\r\n{DECOY}\r\n5\r\nhello\r\n0\r\n\r\n",
+        DECOY.len()
     );
-    assert!(!raw.contains("/smuggled"), "{raw}");
-    assert_eq!(status_of(&raw), 200, "{raw}");
-    let head = raw
-        .split_once("\r\n\r\n")
-        .map_or("", |(h, _)| h)
-        .to_ascii_lowercase();
-    assert!(head.contains("connection: close"), "{raw}");
-    let v: Value = serde_json::from_str(body_of(&raw)).expect("echo JSON");
-    assert_eq!(v["path"], "/first");
-    assert!(v["headers"]["content-length"].is_null(), "{v}");
-    assert_eq!(v["headers"]["transfer-encoding"][0], "chunked", "{v}");
-    assert_eq!(v["body_len"], 0);
-    // The key property: the hidden request never reached the upstream as a request of its own.
-    assert_eq!(echo.hits(), 1, "{raw}");
+    let last = "GET /last HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n";
+    let pieces = [
+        sized.as_bytes(),
+        chunked.as_bytes(),
+        sized.as_bytes(),
+        chunked.as_bytes(),
+        last.as_bytes(),
+    ];
+    let raw = within("keep-alive", exchange_until_close(gw.addr, &pieces))
+        .await
+        .expect("closed after the last request");
+    assert_eq!(raw.matches("HTTP/1.1 200 OK").count(), 5, "{raw}");
+    assert_eq!(raw.matches("HTTP/1.1 ").count(), 5, "{raw}");
+    assert_eq!(raw.matches("\"body_len\"").count(), 5, "{raw}");
+    assert_eq!(echo.hits(), 5);
+    let pipelined = pieces.concat();
+    let raw = within("pipelined", exchange_until_close(gw.addr, &[&pipelined]))
+        .await
+        .expect("closed after the last request");
+    assert_eq!(raw.matches("HTTP/1.1 200 OK").count(), 5, "{raw}");
+    assert_eq!(echo.hits(), 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,108 @@
+//! The connection wrapper that feeds a [`Scanner`] and the flags it shares with the handler.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::{Scanner, Status};
+use crate::listener::Activity;
+
+/// What the scanner of a connection tells its request handler, and back.
+#[derive(Debug, Default)]
+pub(crate) struct Flags {
+    conflict: AtomicBool,
+    stop: AtomicBool,
+}
+
+impl Flags {
+    /// Whether a request head on this connection carried both `Content-Length` and
+    /// `Transfer-Encoding`: every request from then on must be refused.
+    pub(crate) fn conflict(&self) -> bool {
+        self.conflict.load(Ordering::Acquire)
+    }
+
+    /// The connection switched protocols: stop scanning what follows.
+    pub(crate) fn stop_scanning(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A client connection whose incoming bytes pass through a [`Scanner`], unchanged.
+    pub(crate) struct FramingGuard<I> {
+        #[pin]
+        io: I,
+        scanner: Scanner,
+        activity: Arc<Activity>,
+    }
+}
+
+impl<I> FramingGuard<I> {
+    /// Wraps `io`; the verdict lands in `activity.framing`.
+    pub(crate) fn new(io: I, activity: Arc<Activity>) -> Self {
+        FramingGuard {
+            io,
+            scanner: Scanner::new(),
+            activity,
+        }
+    }
+}
+
+impl<I: AsyncRead> AsyncRead for FramingGuard<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let before = buf.filled().len();
+        let result = this.io.poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = result
+            && this.scanner.status() == Status::Scanning
+        {
+            let flags = &this.activity.framing;
+            if flags.stop.load(Ordering::Acquire) {
+                this.scanner.stop();
+            } else if let Some(new) = buf.filled().get(before..)
+                && this.scanner.feed(new) == Status::Conflict
+            {
+                flags.conflict.store(true, Ordering::Release);
+            }
+        }
+        result
+    }
+}
+
+impl<I: AsyncWrite> AsyncWrite for FramingGuard<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
+    }
+}
