@@ -16,6 +16,7 @@ pub mod introspection;
 pub mod ip_restriction;
 pub mod key_auth;
 pub mod mtls;
+pub mod opa;
 pub mod rbac;
 pub mod request_id;
 pub mod request_size_limit;
@@ -102,6 +103,6 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
             ))));
         }
         PluginConfig::Rbac(c) => Arc::new(rbac::Rbac::new(c)),
-        PluginConfig::Opa(_) => return Err(not_yet("opa")),
+        PluginConfig::Opa(c) => Arc::new(opa::Opa::new(c)?),
     }))
 }
