@@ -27,8 +27,11 @@ pub(crate) const PLUGINS: &[&str] = &[
     "cors",
     "request_size_limit",
     "key_auth",
-    "rbac",
+    "jwt",
+    "oauth2_introspection",
     "mtls",
+    "rbac",
+    "opa",
 ];
 
 /// A plugin list; refused items are left out (and reported).
@@ -96,6 +99,11 @@ fn settings_for(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Plu
         "key_auth" => auth::key_auth(cx, node, path).map(PluginConfig::KeyAuth),
         "rbac" => auth::rbac(cx, node, path).map(PluginConfig::Rbac),
         "mtls" => auth::mtls(cx, node, path).map(PluginConfig::Mtls),
+        "jwt" => auth::jwt(cx, node, path).map(PluginConfig::Jwt),
+        "oauth2_introspection" => {
+            auth::introspection(cx, node, path).map(PluginConfig::Introspection)
+        }
+        "opa" => auth::opa(cx, node, path).map(PluginConfig::Opa),
         _ => request_size_limit(cx, node, path).map(PluginConfig::RequestSizeLimit),
     }
 }

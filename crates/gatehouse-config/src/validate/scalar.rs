@@ -427,7 +427,6 @@ pub(crate) fn positive_duration(cx: &mut Ctx, node: &Node, path: &str) -> Option
 }
 
 /// An absolute `http://` or `https://` URL with a host.
-#[allow(dead_code)]
 pub(crate) fn http_url(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
     let text = string(cx, node, path)?;
     let url = text.trim();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::{HeaderName, Method};
 
 use super::{BASE, errors, load_env, ok, one_error};
+use crate::Config;
 use crate::model::*;
 
 /// `BASE` has 6 lines; text appended to it starts on line 7.
@@ -512,4 +513,425 @@ fn literal_secret_values_are_never_echoed() {
     // Through `${...}` the crate already hides values; a literal `secret` key is hidden too.
     let r = load_env(&with_base("admin: { token: x }\n"), &[]);
     assert!(r.is_ok());
+}
+
+const JWT: &str = r#"plugins:
+  - jwt:
+      issuers:
+        - issuer: "https://idp.test/"
+          audiences: [api, web]
+          algorithms: [RS256, ES256]
+          keys: { jwks_url: "https://idp.test/jwks.json", min_refresh: 2m, max_refresh: 2h, unknown_kid_interval: 10s, timeout: 1s }
+          require_exp: false
+          required_claims: [sub]
+          claim_values: { tenant: acme }
+        - { issuer: other, audiences: api, algorithms: [EdDSA], keys: { discovery: "http://idp2.test/.well-known/openid-configuration" } }
+        - { issuer: inline, algorithms: [PS256], keys: { inline: ["-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", '{"kty":"OKP"}'] } }
+        - { issuer: hmac, algorithms: [HS256, HS512], keys: { secret: "${JWT_SECRET}" } }
+      sources: [bearer, { cookie: session }, { query: access_token }]
+      leeway: 10s
+      max_token_bytes: 4KiB
+      keep_credential: true
+      roles_claim: realm_access.roles
+  - jwt: { issuers: [{ issuer: x, algorithms: RS256, keys: { jwks_url: "https://x.test/k" } }], roles_claim: false }
+  - oauth2_introspection: { endpoint: "https://idp.test/introspect", client_id: gw, client_secret: "${SECRET}", timeout: 1s, cache_ttl: 30s, negative_ttl: 1s, on_error: anonymous, keep_credential: true }
+  - oauth2_introspection: { endpoint: "https://idp.test/introspect", client_id: gw, client_secret: literal }
+"#;
+
+#[test]
+fn jwt_and_introspection_settings() {
+    let text = with_base(JWT);
+    let c = load_env(&text, &[("JWT_SECRET", "k3y"), ("SECRET", "s3")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let PluginConfig::Jwt(j) = &c.plugins[0].config else {
+        panic!("{:?}", c.plugins[0]);
+    };
+    assert_eq!(
+        j.issuers[0],
+        JwtIssuer {
+            issuer: "https://idp.test/".into(),
+            audiences: vec!["api".into(), "web".into()],
+            algorithms: vec!["RS256".into(), "ES256".into()],
+            keys: JwtKeys::Jwks(JwksSource {
+                url: "https://idp.test/jwks.json".into(),
+                min_refresh: Duration::from_secs(120),
+                max_refresh: Duration::from_secs(7200),
+                unknown_kid_interval: Duration::from_secs(10),
+                timeout: Duration::from_secs(1),
+            }),
+            require_exp: false,
+            required_claims: vec!["sub".into()],
+            claim_values: vec![("tenant".into(), "acme".into())],
+        }
+    );
+    assert_eq!(j.issuers[1].audiences, vec!["api".to_owned()]);
+    assert_eq!(
+        j.issuers[1].keys,
+        JwtKeys::Discovery(JwksSource {
+            url: "http://idp2.test/.well-known/openid-configuration".into(),
+            min_refresh: Duration::from_secs(60),
+            max_refresh: Duration::from_secs(3600),
+            unknown_kid_interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+        })
+    );
+    assert!(j.issuers[1].require_exp);
+    assert!(matches!(&j.issuers[2].keys, JwtKeys::Inline(k) if k.len() == 2));
+    assert_eq!(j.issuers[3].keys, JwtKeys::Secret("k3y".into()));
+    assert_eq!(
+        j.sources,
+        vec![
+            TokenSource::Bearer,
+            TokenSource::Cookie("session".into()),
+            TokenSource::Query("access_token".into())
+        ]
+    );
+    assert_eq!(j.leeway, Duration::from_secs(10));
+    assert_eq!(j.max_token_bytes, 4096);
+    assert!(j.keep_credential);
+    assert_eq!(j.roles_claim.as_deref(), Some("realm_access.roles"));
+    let PluginConfig::Jwt(j) = &c.plugins[1].config else {
+        panic!("{:?}", c.plugins[1]);
+    };
+    assert_eq!(j.issuers[0].algorithms, vec!["RS256".to_owned()]);
+    assert_eq!(j.sources, vec![TokenSource::Bearer]);
+    assert_eq!(j.leeway, Duration::from_secs(30));
+    assert_eq!(j.max_token_bytes, 8192);
+    assert!(!j.keep_credential);
+    assert_eq!(j.roles_claim, None);
+    assert_eq!(
+        c.plugins[2].config,
+        PluginConfig::Introspection(IntrospectionConfig {
+            endpoint: "https://idp.test/introspect".into(),
+            client_id: "gw".into(),
+            client_secret: "s3".into(),
+            timeout: Duration::from_secs(1),
+            cache_ttl: Duration::from_secs(30),
+            negative_ttl: Duration::from_secs(1),
+            on_error: IntrospectionFailure::Anonymous,
+            keep_credential: true,
+        })
+    );
+    let PluginConfig::Introspection(i) = &c.plugins[3].config else {
+        panic!("{:?}", c.plugins[3]);
+    };
+    assert_eq!(
+        (
+            i.timeout,
+            i.cache_ttl,
+            i.negative_ttl,
+            i.on_error,
+            i.keep_credential
+        ),
+        (
+            Duration::from_secs(2),
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            IntrospectionFailure::Deny,
+            false
+        )
+    );
+}
+
+/// A jwt plugin with one issuer whose line 10 (after `BASE`) is `issuer_line`.
+fn jwt_issuer(issuer_line: &str) -> String {
+    with_base(&format!(
+        "plugins:\n  - jwt:\n      issuers:\n        - {issuer_line}\n"
+    ))
+}
+
+#[test]
+fn jwt_alg_none_is_refused() {
+    let d = one_error(
+        &jwt_issuer("{ issuer: a, algorithms: [none], keys: { jwks_url: \"https://a.test/k\" } }"),
+        10,
+        37,
+        "plugins[0].jwt.issuers[0].algorithms[0]",
+    );
+    assert_eq!(
+        d.message,
+        "`none` is never accepted: unsigned tokens would be trusted"
+    );
+    let d = one_error(
+        &jwt_issuer("{ issuer: a, algorithms: [RS265], keys: { jwks_url: \"https://a.test/k\" } }"),
+        10,
+        37,
+        "plugins[0].jwt.issuers[0].algorithms[0]",
+    );
+    assert_eq!(d.message, "unknown JWT algorithm `RS265`");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `RS256`?"));
+}
+
+#[test]
+fn jwt_hs256_with_jwks_url_is_refused() {
+    let d = one_error(
+        &jwt_issuer(
+            "{ issuer: a, algorithms: [RS256, HS256], keys: { jwks_url: \"https://a.test/k\" } }",
+        ),
+        10,
+        44,
+        "plugins[0].jwt.issuers[0].algorithms[1]",
+    );
+    assert_eq!(
+        d.message,
+        "`HS256` is only allowed with `keys: { secret: ... }`"
+    );
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("algorithm confusion")
+    );
+}
+
+#[test]
+fn jwt_rs256_with_secret_is_refused_and_secret_not_echoed() {
+    let d = one_error(
+        &jwt_issuer("{ issuer: a, algorithms: [HS256, RS256], keys: { secret: topsecretvalue } }"),
+        10,
+        44,
+        "plugins[0].jwt.issuers[0].algorithms[1]",
+    );
+    assert_eq!(
+        d.message,
+        "`RS256` cannot be verified with `keys: { secret: ... }`"
+    );
+    assert!(!d.to_string().contains("topsecretvalue"));
+}
+
+#[test]
+fn jwt_key_source_errors() {
+    let d = one_error(
+        &jwt_issuer(
+            "{ issuer: a, algorithms: [RS256], keys: { jwks_url: \"https://a.test/k\", inline: [x] } }",
+        ),
+        10,
+        51,
+        "plugins[0].jwt.issuers[0].keys",
+    );
+    assert!(d.message.contains("exactly one of `jwks_url`"), "{d}");
+    let d = one_error(
+        &jwt_issuer("{ issuer: a, algorithms: [RS256], keys: { jwks_url: \"ftp://a.test/k\" } }"),
+        10,
+        63,
+        "plugins[0].jwt.issuers[0].keys.jwks_url",
+    );
+    assert_eq!(d.message, "invalid URL `ftp://a.test/k`");
+    let d = one_error(
+        &jwt_issuer(
+            "{ issuer: a, algorithms: [RS256], keys: { discovery: \"https://a.test/\", min_refresh: 2h } }",
+        ),
+        10,
+        96,
+        "plugins[0].jwt.issuers[0].keys.min_refresh",
+    );
+    assert!(d.message.contains("greater than `max_refresh`"), "{d}");
+    let d = one_error(
+        &jwt_issuer("{ issuer: \"\", algorithms: [HS256], keys: { secret: s } }"),
+        10,
+        21,
+        "plugins[0].jwt.issuers[0].issuer",
+    );
+    assert_eq!(d.message, "must not be empty");
+    let diags = errors(&jwt_issuer(
+        "{ issuer: a, algorithms: [HS256], keys: { secret: s, timeout: 1s } }",
+    ));
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].path, "plugins[0].jwt.issuers[0].keys.timeout");
+}
+
+#[test]
+fn jwt_plugin_level_errors() {
+    let d = one_error(
+        &with_base("plugins:\n  - jwt: { issuers: [] }\n"),
+        8,
+        21,
+        "plugins[0].jwt.issuers",
+    );
+    assert_eq!(d.message, "at least one issuer is required");
+    let d = one_error(
+        &with_base(
+            "plugins:\n  - jwt: { issuers: [{ issuer: a, algorithms: [ES256], keys: { inline: ['{}'] } }], max_token_bytes: 100 }\n",
+        ),
+        8,
+        102,
+        "plugins[0].jwt.max_token_bytes",
+    );
+    assert_eq!(
+        d.message,
+        "`max_token_bytes` must be at least 256, found 100"
+    );
+    let d = one_error(
+        &with_base(
+            "plugins:\n  - jwt: { issuers: [{ issuer: a, algorithms: [ES256], keys: { inline: ['{}'] } }], sources: [header] }\n",
+        ),
+        8,
+        95,
+        "plugins[0].jwt.sources[0]",
+    );
+    assert_eq!(d.message, "unknown token source `header`");
+}
+
+#[test]
+fn secrets_are_never_echoed() {
+    // Interpolated and literal secrets alike: an invalid value is reported without the value.
+    let text = with_base(
+        "plugins:\n  - oauth2_introspection: { endpoint: \"https://a.test/i\", client_id: gw, client_secret: [\"s3cr3t-literal\"] }\n",
+    );
+    let d = one_error(
+        &text,
+        8,
+        89,
+        "plugins[0].oauth2_introspection.client_secret",
+    );
+    assert!(!d.to_string().contains("s3cr3t"), "{d}");
+    let d = one_error(
+        &with_base(
+            "plugins:\n  - oauth2_introspection: { endpoint: \"https://a.test/i\", client_id: gw, client_secret: x, on_error: allow }\n",
+        ),
+        8,
+        102,
+        "plugins[0].oauth2_introspection.on_error",
+    );
+    assert_eq!(d.message, "unknown value `allow`");
+    let diags = errors(&with_base(
+        "plugins:\n  - oauth2_introspection: { endpoint: \"https://a.test/i\", client_id: gw, client_secret: \"\" }\n",
+    ));
+    assert!(diags[0].message.starts_with("the secret must not be empty"));
+}
+
+/// Writes `files` under a fresh directory and loads `text` as `gatehouse.yaml` there.
+fn in_dir(text: &str, files: &[&str]) -> (tempfile::TempDir, Result<Config, crate::ConfigError>) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for f in files {
+        let path = dir.path().join(f);
+        std::fs::create_dir_all(path.parent().unwrap_or(dir.path()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, "package gatehouse\n").unwrap_or_else(|e| panic!("{e}"));
+    }
+    let env = super::MapEnv(Default::default());
+    let file = dir.path().join("gatehouse.yaml");
+    let result = crate::load_texts(&[(file, text.to_owned())], &env);
+    (dir, result)
+}
+
+const TLS_LISTENER: &str = "listeners:
+  - name: public
+    address: 127.0.0.1:8443
+    tls:
+      certificates: [{ cert: a.pem, key: a.key }]
+";
+
+#[test]
+fn client_certificates_and_opa_settings() {
+    let text = format!(
+        "{TLS_LISTENER}      client_certificates: {{ ca: [ca/one.pem, two.pem], mode: request, on_invalid: unauthorized }}
+  - name: other
+    address: 127.0.0.1:8444
+    tls:
+      certificates: [{{ cert: a.pem, key: a.key }}]
+      client_certificates: {{ ca: ca/one.pem }}
+upstreams: {{ u: {{ targets: [10.0.0.1:80] }} }}
+plugins:
+  - opa: {{ policies: [policies/authz.rego], query: data.gatehouse.decision, headers: [X-Env] }}
+  - opa: {{ external: {{ url: \"http://127.0.0.1:8181/v1/data/gatehouse/allow\" }} }}
+"
+    );
+    let (dir, result) = in_dir(&text, &["ca/one.pem", "two.pem", "policies/authz.rego"]);
+    let c = result.unwrap_or_else(|e| panic!("{e}"));
+    let tls = |i: usize| {
+        c.listeners[i]
+            .tls
+            .as_ref()
+            .and_then(|t| t.client_certificates.clone())
+    };
+    assert_eq!(
+        tls(0),
+        Some(ClientCertificates {
+            ca: vec![dir.path().join("ca/one.pem"), dir.path().join("two.pem")],
+            mode: ClientCertMode::Request,
+            on_invalid: InvalidCertAction::Unauthorized,
+        })
+    );
+    assert_eq!(
+        tls(1),
+        Some(ClientCertificates {
+            ca: vec![dir.path().join("ca/one.pem")],
+            mode: ClientCertMode::Require,
+            on_invalid: InvalidCertAction::FailHandshake,
+        })
+    );
+    assert_eq!(
+        c.plugins[0].config,
+        PluginConfig::Opa(OpaConfig {
+            policies: vec![dir.path().join("policies/authz.rego")],
+            query: "data.gatehouse.decision".into(),
+            headers: vec![hn("x-env")],
+            external: None,
+        })
+    );
+    assert_eq!(
+        c.plugins[1].config,
+        PluginConfig::Opa(OpaConfig {
+            policies: vec![],
+            query: "data.gatehouse.allow".into(),
+            headers: vec![],
+            external: Some(ExternalOpa {
+                url: "http://127.0.0.1:8181/v1/data/gatehouse/allow".into(),
+                timeout: Duration::from_millis(100),
+            }),
+        })
+    );
+}
+
+#[test]
+fn missing_ca_and_policy_files_and_bad_enums() {
+    let text = format!(
+        "{TLS_LISTENER}      client_certificates: {{ ca: missing-ca.pem, mode: requre }}
+upstreams: {{ u: {{ targets: [10.0.0.1:80] }} }}
+plugins:
+  - opa: {{ policies: [policies/missing.rego], query: gatehouse.allow }}
+"
+    );
+    let (_dir, result) = in_dir(&text, &[]);
+    let diags = result.err().map(|e| e.diagnostics).unwrap_or_default();
+    let at = |path: &str| {
+        diags
+            .iter()
+            .find(|d| d.path == path)
+            .unwrap_or_else(|| panic!("no {path} in {diags:#?}"))
+    };
+    assert_eq!(diags.len(), 4, "{diags:#?}");
+    let ca = at("listeners[0].tls.client_certificates.ca");
+    assert_eq!((ca.line, ca.column), (6, 34));
+    assert!(
+        ca.message
+            .starts_with("CA file `missing-ca.pem` does not exist"),
+        "{ca}"
+    );
+    let mode = at("listeners[0].tls.client_certificates.mode");
+    assert_eq!((mode.line, mode.column), (6, 56));
+    assert_eq!(mode.hint.as_deref(), Some("did you mean `require`?"));
+    let policy = at("plugins[0].opa.policies[0]");
+    assert_eq!((policy.line, policy.column), (9, 23));
+    assert!(
+        policy
+            .message
+            .starts_with("policy file `policies/missing.rego` does not exist"),
+        "{policy}"
+    );
+    let query = at("plugins[0].opa.query");
+    assert_eq!((query.line, query.column), (9, 54));
+    assert_eq!(query.message, "invalid query `gatehouse.allow`");
+}
+
+#[test]
+fn opa_needs_policies_or_external() {
+    let d = one_error(
+        &with_base("plugins:\n  - opa: {}\n"),
+        8,
+        10,
+        "plugins[0].opa.policies",
+    );
+    assert!(d.message.contains("needs `policies`"), "{d}");
 }
