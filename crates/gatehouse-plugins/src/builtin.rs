@@ -14,6 +14,7 @@ pub mod cors;
 pub mod headers;
 pub mod introspection;
 pub mod ip_restriction;
+pub mod jwt;
 pub mod key_auth;
 pub mod mtls;
 pub mod opa;
@@ -73,11 +74,6 @@ pub enum Built {
 /// `ip_restriction` status, a CORS pattern that does not compile once anchored, an unreadable
 /// policy file, …).
 pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
-    let _ = cx;
-    let not_yet = |plugin: &'static str| crate::Error::Build {
-        plugin,
-        message: "not available in this build".to_owned(),
-    };
     Ok(Built::Plugin(match config {
         PluginConfig::RequestId(c) => Arc::new(request_id::RequestId::new(c)),
         PluginConfig::RequestHeaders(ops) => Arc::new(headers::RequestHeaders::new(ops)),
@@ -90,7 +86,15 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
                 c, cx,
             )?)));
         }
-        PluginConfig::Jwt(_) => return Err(not_yet("jwt")),
+        PluginConfig::Jwt(c) => {
+            let jwt = jwt::Jwt::new(c, cx.consumers.clone()).map_err(|message| {
+                crate::Error::Build {
+                    plugin: "jwt",
+                    message,
+                }
+            })?;
+            return Ok(Built::Authenticator(Arc::new(jwt)));
+        }
         PluginConfig::Introspection(c) => {
             return Ok(Built::Authenticator(Arc::new(
                 introspection::Introspection::new(c, cx.consumers.clone())?,
