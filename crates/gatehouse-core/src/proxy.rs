@@ -250,10 +250,6 @@ async fn forward(
     if declared.is_some_and(|len| len > limit) {
         return Err(Error::BodyTooLarge);
     }
-    let target = entry
-        .cluster
-        .select(&parts, cx.client_ip)
-        .ok_or(Error::NoHealthyTarget)?;
 
     let upgrade = on_upgrade.is_some();
     let trusted_peer =
@@ -263,6 +259,12 @@ async fn forward(
     if let Some(identity) = &cx.identity {
         snapshot.identity.apply(identity, &mut parts.headers);
     }
+    // Picked after the identity headers are set, so `consistent_hash` on `header:x-user-id`
+    // hashes the verified identity, never a client-sent value.
+    let target = entry
+        .cluster
+        .select(&parts, cx.client_ip)
+        .ok_or(Error::NoHealthyTarget)?;
     let authority_host = parts
         .uri
         .authority()

@@ -49,15 +49,15 @@ async fn consistent_hash_keeps_a_user_on_one_target() {
     let targets: Vec<_> = ups.iter().map(|u| (u.addr, 1)).collect();
     let gw = start(
         &targets,
-        "    balance: { policy: consistent_hash, key: \"header:x-user-id\" }",
+        "    balance: { policy: consistent_hash, key: \"header:x-session-id\" }",
     )
     .await;
     let mut used = std::collections::HashSet::new();
     for user in 0..20 {
         let id = format!("user-{user}");
-        let first = served_by(&get(&gw.url("/x"), &[("x-user-id", &id)]).await).unwrap();
+        let first = served_by(&get(&gw.url("/x"), &[("x-session-id", &id)]).await).unwrap();
         for _ in 0..4 {
-            let again = served_by(&get(&gw.url("/x"), &[("x-user-id", &id)]).await).unwrap();
+            let again = served_by(&get(&gw.url("/x"), &[("x-session-id", &id)]).await).unwrap();
             assert_eq!(again, first, "{id} moved");
         }
         used.insert(first);
