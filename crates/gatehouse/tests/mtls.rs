@@ -29,8 +29,9 @@ async fn setup() -> Option<(PathBuf, gatehouse_testkit::Upstream)> {
 }
 
 /// A gateway with one TLS listener whose client certificates are `client_certs` (YAML flow map),
-/// consumers `acme`, `beta`, `guest`, and routes `/m` (mtls), `/strict` (mtls, require_consumer),
-/// `/anon` (mtls, anonymous consumer `guest`) and `/open`.
+/// consumers `acme` (URI SAN), `beta` (CN), `guest`, `by-dns` (DNS SAN), and routes `/m` (mtls),
+/// `/strict` (mtls, require_consumer), `/dns` (mtls on DNS SANs only), `/anon` (mtls, anonymous
+/// consumer `guest`) and `/open`.
 async fn gateway(dir: &Path, upstream: SocketAddr, client_certs: &str) -> TestGateway {
     let d = dir.display();
     let yaml = format!(
@@ -48,6 +49,7 @@ consumers:
   - {{ id: acme, tenant: acme-corp, certificates: [{{ uri: \"{SPIFFE}\" }}] }}
   - {{ id: beta, certificates: [{{ cn: beta-client }}] }}
   - {{ id: guest }}
+  - {{ id: by-dns, certificates: [{{ dns: CLIENT.acme.test }}] }}
 upstreams:
   backend:
     targets: [\"{upstream}\"]
@@ -63,6 +65,11 @@ routes:
     auth: {{ anonymous: guest }}
     plugins:
       - mtls: {{}}
+  - name: dns
+    match: {{ path: {{ prefix: /dns }} }}
+    upstream: backend
+    plugins:
+      - mtls: {{ match_on: [dns_san] }}
   - name: m
     match: {{ path: {{ prefix: /m }} }}
     upstream: backend
@@ -220,6 +227,15 @@ async fn require_mode_refuses_missing_and_invalid_certificates_and_maps_valid_on
     assert_eq!(header(&e, "x-consumer-id"), vec!["acme"]);
     assert_eq!(header(&e, "x-tenant-id"), vec!["acme-corp"]);
     assert_eq!(header(&e, "x-client-cert-identity"), vec![SPIFFE]);
+
+    // match_on [dns_san]: the same certificate maps by its DNS SAN (compared lower-case).
+    let got = curl(&gw, &dir, "/dns", Some("good"), &[]).await;
+    assert_eq!(got.status, Some(200), "{}", got.body);
+    assert_eq!(header(&got.echo(), "x-consumer-id"), vec!["by-dns"]);
+    assert_eq!(
+        header(&got.echo(), "x-client-cert-identity"),
+        vec!["client.acme.test"]
+    );
 
     // Mapped by CN.
     let got = curl(&gw, &dir, "/strict", Some("beta"), &[]).await;
