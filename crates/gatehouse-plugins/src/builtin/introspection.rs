@@ -43,6 +43,8 @@ enum Verdict {
 /// The `oauth2_introspection` authentication method.
 pub struct Introspection {
     endpoint: Uri,
+    /// The endpoint for log lines: without any `user:password@`.
+    endpoint_label: String,
     basic: HeaderValue,
     timeout: Duration,
     cache_ttl: Duration,
@@ -66,8 +68,15 @@ impl Introspection {
         };
         let endpoint = HttpClient::parse_url(&config.endpoint).map_err(build_error)?;
         let client = HttpClient::new(config.timeout).map_err(build_error)?;
+        let endpoint_label = format!(
+            "{}://{}{}",
+            endpoint.scheme_str().unwrap_or("http"),
+            endpoint.host().unwrap_or_default(),
+            endpoint.path()
+        );
         Ok(Introspection {
             endpoint,
+            endpoint_label,
             basic: basic_authorization(&config.client_id, &config.client_secret)?,
             timeout: config.timeout,
             cache_ttl: config.cache_ttl,
@@ -93,14 +102,14 @@ impl Introspection {
             .post_form(&self.endpoint, &form, headers, self.timeout, MAX_RESPONSE_BYTES)
             .await
             .map_err(|e| {
-                tracing::warn!(endpoint = %self.endpoint, error = %e, "introspection request failed");
+                tracing::warn!(endpoint = %self.endpoint_label, error = %e, "introspection request failed");
                 match e {
                     HttpError::Timeout(_) => "introspection endpoint timed out",
                     _ => "introspection endpoint unreachable",
                 }
             })?;
         if resp.status != StatusCode::OK {
-            tracing::warn!(endpoint = %self.endpoint, status = %resp.status, "introspection endpoint refused the request");
+            tracing::warn!(endpoint = %self.endpoint_label, status = %resp.status, "introspection endpoint refused the request");
             return Err("introspection endpoint answered an error");
         }
         let now = unix_now();
