@@ -329,3 +329,26 @@ fn hash_key_matches_sha256sum() {
         );
     }
 }
+
+/// A Redis that accepts connections and never answers: lookups end at `timeout`, with a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_redis_times_out_with_503() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            conns.push(conn);
+        }
+    });
+    let echo = spawn_echo().await;
+    let settings = format!(
+        "{{ redis: {{ url: \"redis://{addr}\", timeout: 100ms, on_error: serve_from_cache }} }}"
+    );
+    let gw = start(echo.addr, &settings).await;
+    let started = std::time::Instant::now();
+    assert_eq!(status(&gw, "some-key").await, 503);
+    eprintln!("503 after {:?} (timeout 100ms)", started.elapsed());
+    assert_eq!(status(&gw, "config-key-1").await, 200);
+    held.abort();
+}
