@@ -16,6 +16,9 @@ use gatehouse_plugins::builtin::key_auth::{KeyAuth, hash_key};
 use gatehouse_plugins::{ConsumerRegistry, RequestContext};
 use http::HeaderName;
 
+#[path = "auth/jwt.rs"]
+mod jwt;
+
 /// Runs a future that completes without waiting (no I/O, no timer), as the lookups here do.
 fn ready<F: Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);
@@ -125,4 +128,5 @@ fn bench_key_auth(c: &mut Criterion) {
 }
 
 criterion_group!(key_auth_benches, bench_key_auth);
-criterion_main!(key_auth_benches);
+criterion_group!(jwt_benches, jwt::bench_jwt);
+criterion_main!(key_auth_benches, jwt_benches);
