@@ -17,10 +17,10 @@ use support::{HS_ISSUER, ISSUER, JwksServer, OTHER_ISSUER, SECRET, mint, token};
 const INVALID: &str = "Bearer error=\"invalid_token\"";
 const MISSING: &str = "Bearer realm=\"gatehouse\"";
 
-async fn start(upstream: SocketAddr, m: &Value, jwks_url: &str, refresh: &str) -> TestGateway {
+fn yaml(upstream: SocketAddr, m: &Value, jwks_url: &str, refresh: &str) -> String {
     // A JSON string is a valid YAML double-quoted scalar: the PEM keeps its line breaks.
     let other_pem = serde_json::to_string(m["other_pem"].as_str().unwrap()).unwrap();
-    let yaml = format!(
+    format!(
         r#"listeners:
   - name: public
     address: 127.0.0.1:0
@@ -63,8 +63,11 @@ routes:
     match: {{ path: {{ prefix: /open }} }}
     upstream: backend
 "#
-    );
-    TestGateway::start(&yaml).await
+    )
+}
+
+async fn start(upstream: SocketAddr, m: &Value, jwks_url: &str, refresh: &str) -> TestGateway {
+    TestGateway::start(&yaml(upstream, m, jwks_url, refresh)).await
 }
 
 fn header(echo: &Value, name: &str) -> Option<String> {
@@ -360,4 +363,39 @@ async fn background_refresh_failures_keep_the_last_good_keys() {
     jwks.state.set_fail(false);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(bearer(&gw, "/api", &token(&m, "rotated")).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_the_keys_while_the_endpoint_is_down() {
+    let Some(m) = mint() else { return };
+    let echo = spawn_echo().await;
+    let jwks = JwksServer::start(&m["jwks"]).await;
+    let config = yaml(echo.addr, &m, &jwks.url(), "timeout: 1s");
+    let gw = TestGateway::start(&config).await;
+    assert_eq!(
+        bearer(&gw, "/api", &token(&m, "valid_rs256")).await.status,
+        200
+    );
+    jwks.state.set_fail(true);
+    // The same jwt section on a changed configuration: the live key set is reused.
+    let changed = config.replace("prefix: /open", "prefix: /public");
+    std::fs::write(gw.config_path(), changed).unwrap();
+    let reloader = gw.reloader.clone();
+    within(
+        "reload",
+        tokio::task::spawn_blocking(move || reloader.reload("test").map_err(|e| e.to_string())),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        get(&gw.url("/public"), &[]).await.status,
+        200,
+        "new config active"
+    );
+    assert_eq!(
+        bearer(&gw, "/api", &token(&m, "valid_es256")).await.status,
+        200
+    );
+    assert_eq!(jwks.state.fetches(), 1, "no fetch for the reload");
 }

@@ -106,11 +106,11 @@ impl Jwt {
                     IssuerKeys::Static(Arc::new(KeySet::from_secret(secret)))
                 }
                 JwtKeys::Jwks(source) => IssuerKeys::Remote(
-                    jwks::RemoteKeys::new(source.clone(), None)
+                    jwks::RemoteKeys::shared(source.clone(), None)
                         .map_err(|e| format!("issuer {name}: {e}"))?,
                 ),
                 JwtKeys::Discovery(source) => IssuerKeys::Remote(
-                    jwks::RemoteKeys::new(source.clone(), Some(issuer.issuer.clone()))
+                    jwks::RemoteKeys::shared(source.clone(), Some(issuer.issuer.clone()))
                         .map_err(|e| format!("issuer {name}: {e}"))?,
                 ),
             };

@@ -3,6 +3,7 @@
 //! an unknown `kid` at most once per `unknown_kid_interval` (concurrent unknown kids share one
 //! fetch), and the last good keys kept whenever a fetch fails.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -41,6 +42,27 @@ struct FetchState {
 }
 
 impl RemoteKeys {
+    /// The key set for `source`, shared with every live configuration that names the same source
+    /// with the same knobs: a reloaded configuration keeps the keys (and the refresh schedule) of
+    /// the one it replaces, so a JWKS endpoint that is down during a reload costs nothing.
+    pub fn shared(
+        source: JwksSource,
+        discovery_issuer: Option<String>,
+    ) -> Result<Arc<RemoteKeys>, String> {
+        static LIVE: std::sync::Mutex<Option<HashMap<String, Weak<RemoteKeys>>>> =
+            std::sync::Mutex::new(None);
+        let id = format!("{source:?}/{discovery_issuer:?}");
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        let live = live.get_or_insert_with(HashMap::new);
+        if let Some(keys) = live.get(&id).and_then(Weak::upgrade) {
+            return Ok(keys);
+        }
+        live.retain(|_, w| w.strong_count() > 0);
+        let keys = RemoteKeys::new(source, discovery_issuer)?;
+        live.insert(id, Arc::downgrade(&keys));
+        Ok(keys)
+    }
+
     /// A key set fetched from `source` (a discovery document when `discovery_issuer` is set).
     /// Fetching starts in the background at once when a Tokio runtime is running, else on first
     /// use: building never waits on the network.
