@@ -87,12 +87,11 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
             )?)));
         }
         PluginConfig::Jwt(c) => {
-            let jwt = jwt::Jwt::new(c, cx.consumers.clone()).map_err(|message| {
-                crate::Error::Build {
+            let jwt =
+                jwt::Jwt::new(c, cx.consumers.clone()).map_err(|message| crate::Error::Build {
                     plugin: "jwt",
                     message,
-                }
-            })?;
+                })?;
             return Ok(Built::Authenticator(Arc::new(jwt)));
         }
         PluginConfig::Introspection(c) => {
