@@ -29,6 +29,8 @@ pub struct RemoteKeys {
     keys: ArcSwapOption<KeySet>,
     /// Bumped on every successful fetch (waiters watch it).
     generation: watch::Sender<u64>,
+    /// Set once the first background fetch has ended, successfully or not.
+    first_attempt_done: watch::Sender<bool>,
     /// Held for the whole of a fetch: fetches never overlap.
     fetching: Mutex<FetchState>,
     started: AtomicBool,
@@ -78,6 +80,7 @@ impl RemoteKeys {
             discovery_issuer,
             keys: ArcSwapOption::empty(),
             generation: watch::Sender::new(0),
+            first_attempt_done: watch::Sender::new(false),
             fetching: Mutex::new(FetchState::default()),
             started: AtomicBool::new(false),
             fetches: AtomicU64::new(0),
@@ -101,16 +104,17 @@ impl RemoteKeys {
         tokio::spawn(refresh_loop(Arc::downgrade(self)));
     }
 
-    /// The keys to verify a token naming `kid` with. Before the first successful fetch this waits
-    /// for it at most `timeout`. A `kid` not in the set triggers one refetch unless one happened
+    /// The keys to verify a token naming `kid` with. Before the first fetch has ended this waits
+    /// for it at most `timeout` (once it has failed, requests without keys are refused at once
+    /// until a retry succeeds). A `kid` not in the set triggers one refetch unless one happened
     /// within `unknown_kid_interval`. `None`: no keys could be obtained.
     pub async fn keys_for(self: &Arc<Self>, kid: Option<&str>) -> Option<Arc<KeySet>> {
         self.start();
         let mut seen = *self.generation.borrow();
         let mut current = self.keys.load_full();
         if current.is_none() {
-            let mut rx = self.generation.subscribe();
-            let _ = tokio::time::timeout(self.source.timeout, rx.wait_for(|g| *g > 0)).await;
+            let mut rx = self.first_attempt_done.subscribe();
+            let _ = tokio::time::timeout(self.source.timeout, rx.wait_for(|done| *done)).await;
             seen = *self.generation.borrow();
             current = self.keys.load_full();
         }
@@ -197,6 +201,7 @@ async fn refresh_loop(keys: Weak<RemoteKeys>) {
             let mut state = this.fetching.lock().await;
             this.fetch(&mut state).await
         };
+        this.first_attempt_done.send_replace(true);
         let pause = match outcome {
             Ok(ttl) => {
                 retry = Duration::from_millis(500);

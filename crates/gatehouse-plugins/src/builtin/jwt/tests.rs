@@ -353,4 +353,26 @@ async fn openid_discovery_checks_the_issuer() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_first_fetch_refuses_without_waiting_then_recovers() {
+    let Some(m) = minted() else { return };
+    let server = JwksServer::start(&m["jwks"]).await;
+    server.state.set_fail(true);
+    let mut src = source(server.url("/jwks.json"));
+    src.timeout = Duration::from_secs(60); // longer than `check`'s bound: waiting would fail it
+    let j = jwt(&three_issuers(m, JwtKeys::Jwks(src)));
+    assert_eq!(
+        check(&j, m, "valid_rs256").await.err(),
+        Some("issuer keys unavailable")
+    );
+    server.state.set_fail(false);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while check(&j, m, "valid_rs256").await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the background retry succeeds");
+}
+
 mod sources;
