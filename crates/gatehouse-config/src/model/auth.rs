@@ -41,17 +41,30 @@ impl Default for IdentitySettings {
 }
 
 impl IdentitySettings {
-    /// Every header name the gateway owns and strips from client requests.
+    /// Every header name the gateway owns and strips from client requests: the configured names,
+    /// the claim headers, and always the default names too (an upstream that still trusts
+    /// `X-User-ID` after the names were changed must not be spoofable through the gateway).
     pub fn owned_headers(&self) -> Vec<HeaderName> {
-        let mut names = vec![
-            self.user_id_header.clone(),
-            self.roles_header.clone(),
-            self.consumer_id_header.clone(),
-            self.tenant_id_header.clone(),
-            self.plan_header.clone(),
-            self.client_cert_header.clone(),
-        ];
-        names.extend(self.claim_headers.iter().map(|(_, h)| h.clone()));
+        let defaults = IdentitySettings::default();
+        let mut names: Vec<HeaderName> = Vec::new();
+        for settings in [self, &defaults] {
+            let own = [
+                &settings.user_id_header,
+                &settings.roles_header,
+                &settings.consumer_id_header,
+                &settings.tenant_id_header,
+                &settings.plan_header,
+                &settings.client_cert_header,
+            ];
+            for name in own
+                .into_iter()
+                .chain(settings.claim_headers.iter().map(|(_, h)| h))
+            {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
         names
     }
 }

@@ -63,3 +63,19 @@ fn applies_identity_and_claim_headers() {
     assert_eq!(h["x-org"], "7");
     assert!(!h.contains_key("x-client-cert-identity"));
 }
+
+#[test]
+fn default_names_stay_owned_when_renamed() {
+    let settings = IdentitySettings {
+        user_id_header: HeaderName::from_static("x-auth-user"),
+        ..IdentitySettings::default()
+    };
+    let ids = IdentityHeaders::new(&settings);
+    let mut h = headers(&[
+        ("x-auth-user", "evil"),
+        ("x-user-id", "evil"),
+        ("x_auth_user", "evil"),
+    ]);
+    ids.strip(&mut h);
+    assert!(h.is_empty(), "{h:?}");
+}
