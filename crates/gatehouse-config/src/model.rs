@@ -12,7 +12,9 @@ use ipnet::IpNet;
 use regex::Regex;
 
 mod auth;
+mod limits;
 pub use auth::*;
+pub use limits::*;
 
 /// A whole, validated configuration.
 #[derive(Debug, Clone)]
@@ -35,6 +37,10 @@ pub struct Config {
     pub consumer_groups: Vec<ConsumerGroup>,
     /// Consumers (`consumers:`), ids unique, groups resolved.
     pub consumers: Vec<Consumer>,
+    /// Plans (`plans:`), names unique.
+    pub plans: Vec<Plan>,
+    /// Shared-state store (`store:`).
+    pub store: StoreConfig,
     /// Where this configuration came from and its content hash.
     pub meta: ConfigMeta,
 }
@@ -486,6 +492,8 @@ pub enum PluginConfig {
     Rbac(RbacConfig),
     /// `opa`.
     Opa(OpaConfig),
+    /// `rate_limit`.
+    RateLimit(RateLimitConfig),
 }
 
 impl PluginConfig {
@@ -504,6 +512,7 @@ impl PluginConfig {
             PluginConfig::Mtls(_) => "mtls",
             PluginConfig::Rbac(_) => "rbac",
             PluginConfig::Opa(_) => "opa",
+            PluginConfig::RateLimit(_) => "rate_limit",
         }
     }
 

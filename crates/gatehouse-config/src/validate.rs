@@ -247,6 +247,8 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
         identity: Default::default(),
         consumer_groups: groups.into_iter().map(|(g, _)| g).collect(),
         consumers,
+        plans: Vec::new(),
+        store: Default::default(),
         meta,
     };
     let mut admin = listener::admin(cx, None, "admin");

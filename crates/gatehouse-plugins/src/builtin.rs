@@ -81,6 +81,12 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
         PluginConfig::IpRestriction(c) => Arc::new(ip_restriction::IpRestriction::new(c)?),
         PluginConfig::Cors(c) => Arc::new(cors::Cors::new(c)?),
         PluginConfig::RequestSizeLimit(c) => Arc::new(request_size_limit::RequestSizeLimit::new(c)),
+        PluginConfig::RateLimit(_) => {
+            return Err(crate::Error::Build {
+                plugin: "rate_limit",
+                message: "rate limiting is being built (issue 4)".to_owned(),
+            });
+        }
         PluginConfig::KeyAuth(c) => {
             return Ok(Built::Authenticator(Arc::new(key_auth::KeyAuth::new(
                 c, cx,
