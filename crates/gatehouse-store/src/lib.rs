@@ -1,0 +1,41 @@
+//! Gatehouse shared state behind one trait: rate-limit decisions made in process ([`memory`]) or
+//! in Redis ([`redis`]), so that several gateway instances can share exact limits.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gatehouse_config::model::Limit;
+
+/// The outcome of one rate-limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the request is allowed (and was counted).
+    pub allowed: bool,
+    /// The limit (requests per period; for a token bucket, the burst).
+    pub limit: u64,
+    /// Requests still allowed now.
+    pub remaining: u64,
+    /// Time until the allowance is fully restored (`RateLimit-Reset`).
+    pub reset_after: Duration,
+    /// When refused: time until a request would be allowed (`Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+/// The store's error type.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Redis did not answer within the timeout, or failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store could not be set up.
+    #[error("store setup: {0}")]
+    Setup(String),
+}
+
+/// Makes rate-limit decisions. `key` identifies the counter (already including the limit's
+/// identity, e.g. `route:consumer:60s`); `cost` is usually 1.
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Checks and, when allowed, counts a request.
+    async fn check(&self, key: &str, limit: &Limit, cost: u64) -> Result<Decision, Error>;
+}
