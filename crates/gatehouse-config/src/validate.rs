@@ -6,6 +6,7 @@
 
 mod auth;
 mod identity;
+mod limits;
 mod listener;
 mod plugin;
 mod route;
@@ -64,6 +65,12 @@ pub(crate) struct Ctx {
     consumer_set: std::collections::HashSet<String>,
     /// Some file failed to parse: skip checks that need the whole configuration.
     incomplete: bool,
+    /// A `plans:` section exists (then plan references must name a plan).
+    plans_defined: bool,
+    /// Every plan name, across all files, in order (also of refused plans).
+    plan_names: Vec<String>,
+    /// `store.redis` is set (even if refused): the default `rate_limit` backend is Redis.
+    store_redis: bool,
 }
 
 impl Ctx {
@@ -189,6 +196,8 @@ const TOP_KEYS: &[&str] = &[
     "identity",
     "consumer_groups",
     "consumers",
+    "plans",
+    "store",
 ];
 
 /// Validates the files in order (lists concatenated, upstream maps merged) into a [`Config`].
@@ -211,6 +220,27 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
         cx.set_file(&source.file);
         if let Some(ups) = root.get("upstreams") {
             upstream::collect_names(cx, ups, "upstreams");
+        }
+    }
+
+    // Pass 1a: the store and plans (consumers, groups and `rate_limit` plugins of any file
+    // reference them).
+    let mut store: Option<crate::model::StoreConfig> = None;
+    let mut store_site: Option<Site> = None;
+    let mut plans = Vec::new();
+    for (source, root) in &roots {
+        cx.set_file(&source.file);
+        if let Some(node) = root.get("store") {
+            if let Some(first) = &store_site {
+                let message = format!("`store` is already set in {first}");
+                cx.error_hint(node, "store", message, "set `store` in one file only");
+            } else {
+                store_site = Some(site_of(cx, node));
+                store = limits::store(cx, node, "store");
+            }
+        }
+        if let Some(node) = root.get("plans") {
+            plans.extend(limits::plans(cx, node, "plans"));
         }
     }
 
@@ -247,8 +277,8 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
         identity: Default::default(),
         consumer_groups: groups.into_iter().map(|(g, _)| g).collect(),
         consumers,
-        plans: Vec::new(),
-        store: Default::default(),
+        plans,
+        store: store.unwrap_or_default(),
         meta,
     };
     let mut admin = listener::admin(cx, None, "admin");

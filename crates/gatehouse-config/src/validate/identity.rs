@@ -161,7 +161,10 @@ pub(crate) fn consumer_groups(cx: &mut Ctx, node: &Node, path: &str) -> Vec<(Con
         if let (Some(name), Some(n)) = (&name, name_node) {
             cx.unique("consumer group", name, n, &obj.at("name"));
         }
-        let plan = opt_non_empty(cx, &obj, "plan");
+        let plan = match obj.get("plan") {
+            Some(n) => super::limits::plan_ref(cx, n, &obj.at("plan")).map(Some),
+            None => Some(None),
+        };
         let roles = roles(cx, &obj, "roles");
         if let (Some(name), Some(plan), Some(roles), Some(n)) = (name, plan, roles, name_node) {
             let site = site_of(cx, n);
@@ -256,7 +259,10 @@ fn consumer(
     }
     let owner = id.clone().unwrap_or_else(|| "?".to_owned());
     let tenant = opt_non_empty(cx, &obj, "tenant");
-    let plan = opt_non_empty(cx, &obj, "plan");
+    let plan = match obj.get("plan") {
+        Some(n) => super::limits::plan_ref(cx, n, &obj.at("plan")).map(Some),
+        None => Some(None),
+    };
     let own_roles = roles(cx, &obj, "roles");
     let member_of = match obj.get("groups") {
         Some(n) => each(cx, n, &obj.at("groups"), |cx, n, p| {

@@ -32,6 +32,7 @@ pub(crate) const PLUGINS: &[&str] = &[
     "mtls",
     "rbac",
     "opa",
+    "rate_limit",
 ];
 
 /// A plugin list; refused items are left out (and reported).
@@ -104,6 +105,7 @@ fn settings_for(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Plu
             auth::introspection(cx, node, path).map(PluginConfig::Introspection)
         }
         "opa" => auth::opa(cx, node, path).map(PluginConfig::Opa),
+        "rate_limit" => super::limits::rate_limit(cx, node, path).map(PluginConfig::RateLimit),
         _ => request_size_limit(cx, node, path).map(PluginConfig::RequestSizeLimit),
     }
 }

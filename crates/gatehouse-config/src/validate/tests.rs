@@ -3,6 +3,7 @@
 
 mod errors;
 mod identity;
+mod limits;
 mod valid;
 
 use std::collections::HashMap;
