@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use gatehouse_config::Config;
+use gatehouse_config::model::StoreConfig;
 use gatehouse_plugins::builtin::BuildContext;
+use gatehouse_plugins::builtin::rate_limit::Limiters;
 use gatehouse_plugins::{Chain, ConsumerRegistry};
 use gatehouse_router::RouteTable;
 use gatehouse_upstream::Cluster;
@@ -35,6 +37,8 @@ pub struct Snapshot {
     pub(crate) clusters: HashMap<String, Arc<Cluster>>,
     pub(crate) via: crate::forwarding::ViaValues,
     pub(crate) identity: crate::identity::IdentityHeaders,
+    /// Rate limiters, carried into the next snapshot so that counters survive reloads.
+    pub(crate) limiters: Arc<Limiters>,
 }
 
 impl Snapshot {
@@ -60,8 +64,17 @@ impl Snapshot {
         }
         let routes =
             RouteTable::build(&config.routes).map_err(|e| Error::Build(format!("routes: {e}")))?;
+        let limiters = limiters_for(&config.store, previous.map(|p| &p.limiters))?;
         let build_cx = BuildContext {
             consumers: Arc::new(ConsumerRegistry::new(&config.consumers)),
+            plans: Arc::new(
+                config
+                    .plans
+                    .iter()
+                    .map(|p| (p.name.clone(), p.clone()))
+                    .collect(),
+            ),
+            store: limiters.clone(),
         };
         let globals = Chain::build_globals(&config.plugins, &build_cx)?;
         let global = Arc::new(Chain::global(&globals));
@@ -93,6 +106,7 @@ impl Snapshot {
             entries,
             global,
             clusters,
+            limiters,
         })
     }
 
@@ -100,4 +114,20 @@ impl Snapshot {
     pub fn clusters(&self) -> impl Iterator<Item = (&str, &Arc<Cluster>)> {
         self.clusters.iter().map(|(k, v)| (k.as_str(), v))
     }
+}
+
+/// The rate limiters for `store`: the previous snapshot's when `store:` is unchanged (counters
+/// survive the reload), else new ones that still adopt the previous in-process limiters.
+fn limiters_for(
+    store: &StoreConfig,
+    previous: Option<&Arc<Limiters>>,
+) -> Result<Arc<Limiters>, Error> {
+    if let Some(previous) = previous.filter(|p| p.store() == store) {
+        return Ok(previous.clone());
+    }
+    let limiters = Limiters::from_parts(store.clone(), None, None);
+    if let Some(previous) = previous {
+        limiters.adopt_memory(previous.memory_limiters());
+    }
+    Ok(Arc::new(limiters))
 }

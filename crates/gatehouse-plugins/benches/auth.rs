@@ -55,6 +55,7 @@ fn key_auth(redis: Option<RedisKeySource>) -> KeyAuth {
     };
     let cx = BuildContext {
         consumers: Arc::new(ConsumerRegistry::new(&consumers(10_000))),
+        ..Default::default()
     };
     KeyAuth::new(&config, &cx).expect("key_auth")
 }

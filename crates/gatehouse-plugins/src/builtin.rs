@@ -3,9 +3,10 @@
 //! Default priorities (higher runs first within a phase; a `priority:` in config overrides them) are
 //! the constants in [`priority`]; `docs/plugins.md` has the same table.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use gatehouse_config::model::PluginConfig;
+use gatehouse_config::model::{Plan, PluginConfig};
 
 use crate::auth::Authenticator;
 use crate::{ConsumerRegistry, Plugin, Result};
@@ -18,6 +19,7 @@ pub mod jwt;
 pub mod key_auth;
 pub mod mtls;
 pub mod opa;
+pub mod rate_limit;
 pub mod rbac;
 pub mod request_id;
 pub mod request_size_limit;
@@ -43,6 +45,8 @@ pub mod priority {
     pub const OPA: i32 = 13_000;
     /// Rate limiting and quotas: `5_000..=9_999` (reserved).
     pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<i32> = 5_000..=9_999;
+    /// `rate_limit`: after authorization, so the consumer and its plan are known.
+    pub const RATE_LIMIT: i32 = 7_000;
     /// `request_size_limit`: after authentication and rate limits.
     pub const REQUEST_SIZE_LIMIT: i32 = 4_000;
     /// `request_headers`: transforms of the upstream request.
@@ -56,6 +60,10 @@ pub mod priority {
 pub struct BuildContext {
     /// The configured consumers.
     pub consumers: Arc<ConsumerRegistry>,
+    /// The configured plans by name (`limits: plan` of `rate_limit`).
+    pub plans: Arc<HashMap<String, Plan>>,
+    /// The process's rate limiters (kept across reloads while `store:` is unchanged).
+    pub store: Arc<rate_limit::Limiters>,
 }
 
 /// A built plugin: a pipeline plugin, or an authentication method that the route's [`AuthGate`]
@@ -81,12 +89,14 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
         PluginConfig::IpRestriction(c) => Arc::new(ip_restriction::IpRestriction::new(c)?),
         PluginConfig::Cors(c) => Arc::new(cors::Cors::new(c)?),
         PluginConfig::RequestSizeLimit(c) => Arc::new(request_size_limit::RequestSizeLimit::new(c)),
-        PluginConfig::RateLimit(_) => {
-            return Err(crate::Error::Build {
-                plugin: "rate_limit",
-                message: "rate limiting is being built (issue 4)".to_owned(),
-            });
-        }
+        PluginConfig::RateLimit(c) => Arc::new(
+            rate_limit::RateLimit::new(c, cx.plans.clone(), &cx.store).map_err(|message| {
+                crate::Error::Build {
+                    plugin: "rate_limit",
+                    message,
+                }
+            })?,
+        ),
         PluginConfig::KeyAuth(c) => {
             return Ok(Built::Authenticator(Arc::new(key_auth::KeyAuth::new(
                 c, cx,

@@ -39,6 +39,7 @@ fn config() -> KeyAuthConfig {
 fn build(config: &KeyAuthConfig) -> KeyAuth {
     let cx = BuildContext {
         consumers: Arc::new(ConsumerRegistry::new(&[consumer("acme", "secret-1")])),
+        ..Default::default()
     };
     KeyAuth::new(config, &cx).unwrap()
 }

@@ -1,0 +1,212 @@
+//! `rate_limit`: one or more limits per key, decided in process or in Redis.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gatehouse_config::model::{
+    Backend, KeyPart, Limit, LimitSource, Plan, RateLimitConfig, RateLimitHeaders,
+};
+use gatehouse_store::{Decision, RateLimiter};
+use http::header::RETRY_AFTER;
+use http::{HeaderValue, StatusCode, request};
+
+use crate::problem::problem_response;
+use crate::{Flow, Identity, Phases, Plugin, RequestContext, Result};
+
+pub mod headers;
+pub mod key;
+pub mod limiters;
+
+pub use limiters::Limiters;
+
+/// The `rate_limit` plugin (`on_access`, after authentication so the consumer and plan are known).
+///
+/// - Limits: the configured list, or (`limits: plan`) the caller's plan's limits: an identity
+///   whose plan is configured uses that plan's limits (none = unlimited); a caller without a plan
+///   (anonymous, unauthenticated, unknown plan) uses `fallback` (empty = unlimited).
+/// - Key: the configured parts (see [`key::request_key`]); each limit has its own counter
+///   ([`key::counter_key`]). The route name is part of the key only when `route` is a key part.
+/// - Every limit is checked in order, one store call each, stopping at the first refusal: limits
+///   before the refusing one have already counted the request.
+/// - Headers (draft / structured / `X-RateLimit-*`, as configured) on every limited response,
+///   allowed or refused, describe the most restrictive decision (fewest remaining).
+/// - Refused: `429` problem+json with `Retry-After` (whole seconds, rounded up, at least 1).
+/// - The store cannot decide (Redis down with `on_failure: fail_closed`): `503` problem+json with
+///   `Retry-After: <store.redis.retry_after>`.
+pub struct RateLimit {
+    limits: LimitSource,
+    plans: Arc<HashMap<String, Plan>>,
+    key: Vec<KeyPart>,
+    headers: RateLimitHeaders,
+    limiter: Arc<dyn RateLimiter>,
+    unavailable_retry_after: Duration,
+}
+
+impl std::fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("limits", &self.limits)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the limits said about a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// No limit applies to the caller.
+    Unlimited,
+    /// Allowed; the most restrictive decision and its limit.
+    Allowed(Limit, Decision),
+    /// Refused by this limit.
+    Refused(Limit, Decision),
+    /// The store could not decide.
+    Unavailable(String),
+}
+
+impl RateLimit {
+    /// Builds the plugin from its settings, the configuration's plans and the process's limiters.
+    pub fn new(
+        config: &RateLimitConfig,
+        plans: Arc<HashMap<String, Plan>>,
+        limiters: &Limiters,
+    ) -> std::result::Result<RateLimit, String> {
+        let limiter = match config.backend {
+            Backend::Memory => limiters
+                .memory(config.max_keys)
+                .ok_or("no in-process limiter is available")?,
+            Backend::Redis => limiters
+                .redis()
+                .ok_or("backend redis needs `store.redis`")?,
+        };
+        Ok(RateLimit::with_limiter(config, plans, limiter, limiters))
+    }
+
+    /// Builds the plugin deciding with `limiter`.
+    pub fn with_limiter(
+        config: &RateLimitConfig,
+        plans: Arc<HashMap<String, Plan>>,
+        limiter: Arc<dyn RateLimiter>,
+        limiters: &Limiters,
+    ) -> RateLimit {
+        RateLimit {
+            limits: config.limits.clone(),
+            plans,
+            key: config.key.clone(),
+            headers: config.headers,
+            limiter,
+            unavailable_retry_after: limiters.unavailable_retry_after(),
+        }
+    }
+
+    /// The limits that apply to `identity`.
+    pub fn limits_for(&self, identity: Option<&Identity>) -> &[Limit] {
+        match &self.limits {
+            LimitSource::Fixed(limits) => limits,
+            LimitSource::Plan { fallback } => identity
+                .and_then(|id| id.plan.as_deref())
+                .and_then(|plan| self.plans.get(plan))
+                .map_or(fallback, |plan| &plan.limits),
+        }
+    }
+
+    /// Checks (and counts) the request against every limit that applies, stopping at the first
+    /// refusal.
+    pub async fn decide(&self, cx: &RequestContext, req: &request::Parts) -> Outcome {
+        let limits = self.limits_for(cx.identity.as_ref());
+        if limits.is_empty() {
+            return Outcome::Unlimited;
+        }
+        let request_key = key::request_key(&self.key, cx, req);
+        let mut driving: Option<(&Limit, Decision)> = None;
+        for limit in limits {
+            let counter = key::counter_key(limit, &request_key);
+            let decision = match self.limiter.check(&counter, limit, 1).await {
+                Ok(d) => d,
+                Err(e) => return Outcome::Unavailable(e.to_string()),
+            };
+            if !decision.allowed {
+                return Outcome::Refused(limit.clone(), decision);
+            }
+            if driving
+                .as_ref()
+                .is_none_or(|(_, cur)| headers::more_restrictive(&decision, cur))
+            {
+                driving = Some((limit, decision));
+            }
+        }
+        match driving {
+            Some((limit, decision)) => Outcome::Allowed(limit.clone(), decision),
+            None => Outcome::Unlimited,
+        }
+    }
+}
+
+#[async_trait]
+impl Plugin for RateLimit {
+    fn name(&self) -> &'static str {
+        "rate_limit"
+    }
+
+    fn priority(&self) -> i32 {
+        super::priority::RATE_LIMIT
+    }
+
+    fn phases(&self) -> Phases {
+        Phases::ACCESS
+    }
+
+    async fn on_access(&self, cx: &mut RequestContext, req: &mut request::Parts) -> Result<Flow> {
+        match self.decide(cx, req).await {
+            Outcome::Unlimited => Ok(Flow::Continue),
+            Outcome::Allowed(limit, decision) => {
+                headers::add(&mut cx.response_headers, self.headers, &limit, &decision);
+                Ok(Flow::Continue)
+            }
+            Outcome::Refused(limit, decision) => {
+                headers::add(&mut cx.response_headers, self.headers, &limit, &decision);
+                let retry = headers::retry_after_secs(&decision);
+                tracing::debug!(
+                    request_id = %cx.request_id,
+                    consumer = cx.identity.as_ref().and_then(|i| i.consumer_id.as_deref()).unwrap_or(""),
+                    limit = %key::limit_id(&limit),
+                    retry_after = retry,
+                    "rate_limit: refused"
+                );
+                cx.short_circuit = Some("rate_limited");
+                let mut response = problem_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!(
+                        "rate limit of {} requests per {} s exceeded; retry in {retry} s",
+                        limit.requests,
+                        headers::ceil_secs(limit.per).max(1)
+                    ),
+                    &cx.request_id,
+                );
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(retry));
+                Ok(Flow::Respond(response))
+            }
+            Outcome::Unavailable(error) => {
+                tracing::warn!(request_id = %cx.request_id, %error, "rate_limit: store unavailable");
+                cx.short_circuit = Some("rate_limit_unavailable");
+                let retry = headers::ceil_secs(self.unavailable_retry_after).max(1);
+                let mut response = problem_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the rate-limit store is unavailable",
+                    &cx.request_id,
+                );
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(retry));
+                Ok(Flow::Respond(response))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

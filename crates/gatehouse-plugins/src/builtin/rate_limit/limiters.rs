@@ -1,0 +1,107 @@
+//! The rate limiters of a gateway process: built once, shared by every `rate_limit` plugin and
+//! carried over configuration reloads so that counters survive them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use gatehouse_config::model::StoreConfig;
+use gatehouse_store::RateLimiter;
+
+/// Makes an in-process limiter tracking at most `max_keys` keys.
+pub type MemoryFactory = Arc<dyn Fn(usize) -> Arc<dyn RateLimiter> + Send + Sync>;
+
+/// `Retry-After` of a 503 when the store fails and no `store.redis` says otherwise.
+const DEFAULT_UNAVAILABLE_RETRY: Duration = Duration::from_secs(1);
+
+/// The limiters every `rate_limit` plugin of a configuration draws from.
+///
+/// In-process limiters are created lazily, one per distinct `max_keys`, and shared by every plugin
+/// with that `max_keys` (their counter keys differ by key parts and limit, see `docs/rate-limiting.md`).
+/// The Redis limiter (already wrapped with the `on_failure` behaviour) exists when `store.redis`
+/// is configured.
+pub struct Limiters {
+    store: StoreConfig,
+    redis: Option<Arc<dyn RateLimiter>>,
+    new_memory: Option<MemoryFactory>,
+    memory: Mutex<HashMap<usize, Arc<dyn RateLimiter>>>,
+}
+
+impl fmt::Debug for Limiters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Limiters")
+            .field("store", &self.store)
+            .field("redis", &self.redis.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Limiters {
+    /// No Redis and no in-process limiter: every `rate_limit` plugin fails to build.
+    fn default() -> Self {
+        Limiters::from_parts(StoreConfig::default(), None, None)
+    }
+}
+
+impl Limiters {
+    /// Limiters for `store`, from already-built parts: the Redis limiter (with its failure mode
+    /// applied) and how to make in-process limiters.
+    pub fn from_parts(
+        store: StoreConfig,
+        redis: Option<Arc<dyn RateLimiter>>,
+        new_memory: Option<MemoryFactory>,
+    ) -> Limiters {
+        Limiters {
+            store,
+            redis,
+            new_memory,
+            memory: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The `store:` settings these limiters were built for.
+    pub fn store(&self) -> &StoreConfig {
+        &self.store
+    }
+
+    /// The Redis limiter, when `store.redis` is configured.
+    pub fn redis(&self) -> Option<Arc<dyn RateLimiter>> {
+        self.redis.clone()
+    }
+
+    /// The in-process limiter for `max_keys` (created on first use, then shared).
+    pub fn memory(&self, max_keys: usize) -> Option<Arc<dyn RateLimiter>> {
+        let mut map = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(limiter) = map.get(&max_keys) {
+            return Some(limiter.clone());
+        }
+        let limiter = (self.new_memory.as_ref()?)(max_keys);
+        map.insert(max_keys, limiter.clone());
+        Some(limiter)
+    }
+
+    /// The in-process limiters created so far, with their `max_keys`: to carry them into
+    /// limiters for a changed `store:`.
+    pub fn memory_limiters(&self) -> Vec<(usize, Arc<dyn RateLimiter>)> {
+        let map = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        map.iter().map(|(k, v)| (*k, v.clone())).collect()
+    }
+
+    /// Adopts in-process limiters (e.g. from the previous configuration's [`memory_limiters`]).
+    ///
+    /// [`memory_limiters`]: Limiters::memory_limiters
+    pub fn adopt_memory(&self, limiters: Vec<(usize, Arc<dyn RateLimiter>)>) {
+        let mut map = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        map.extend(limiters);
+    }
+
+    /// `Retry-After` of a 503 when the store cannot decide: `store.redis.retry_after` (how long
+    /// the circuit stays open), else 1 s.
+    pub fn unavailable_retry_after(&self) -> Duration {
+        self.store
+            .redis
+            .as_ref()
+            .map_or(DEFAULT_UNAVAILABLE_RETRY, |r| r.retry_after)
+    }
+}
