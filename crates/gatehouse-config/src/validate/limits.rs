@@ -1,7 +1,9 @@
-//! Rate limits: `store:` (the shared Redis), `plans:` (limits and quotas per plan), plan
-//! references, and the `rate_limit` plugin's settings.
+//! Rate limits: `plans:` (limits and quotas per plan), plan references, and the `rate_limit`
+//! plugin's settings. `store:` is in [`store`].
 
-use std::time::Duration;
+mod store;
+
+pub(crate) use store::store;
 
 use super::listener::set;
 use super::scalar::{boolean, choice, integer, non_empty, positive_duration, string, usize_min};
@@ -10,89 +12,11 @@ use super::{Ctx, scalar};
 use crate::file::{Kind, Node};
 use crate::model::{
     Algorithm, Backend, KeyPart, Limit, LimitSource, Plan, Quota, QuotaPeriod, QuotaScope,
-    RateLimitConfig, RateLimitHeaders, RedisStore, StoreConfig, StoreFailure,
+    RateLimitConfig, RateLimitHeaders,
 };
 
 /// Default `max_keys` of the memory backend.
 const DEFAULT_MAX_KEYS: usize = 100_000;
-
-// === store ===
-
-/// `store: { redis: { ... } }`.
-pub(crate) fn store(cx: &mut Ctx, node: &Node, path: &str) -> Option<StoreConfig> {
-    let obj = Obj::new(cx, node, path, &["redis"])?;
-    let mut c = StoreConfig::default();
-    if let Some(n) = obj.get("redis") {
-        cx.store_redis = true;
-        c.redis = Some(redis(cx, n, &obj.at("redis"))?);
-    }
-    Some(c)
-}
-
-const REDIS_KEYS: &[&str] = &["url", "timeout", "connections", "on_failure", "retry_after"];
-
-fn redis(cx: &mut Ctx, node: &Node, path: &str) -> Option<RedisStore> {
-    let obj = Obj::new(cx, node, path, REDIS_KEYS)?;
-    let url = obj
-        .req(cx, "url")
-        .and_then(|n| redis_url(cx, n, &obj.at("url")));
-    let mut r = RedisStore {
-        url: String::new(),
-        timeout: Duration::from_millis(20),
-        connections: 2,
-        on_failure: StoreFailure::Local,
-        retry_after: Duration::from_secs(1),
-    };
-    let mut ok = true;
-    for (key, slot) in [
-        ("timeout", &mut r.timeout),
-        ("retry_after", &mut r.retry_after),
-    ] {
-        if let Some(n) = obj.get(key) {
-            ok &= set(slot, positive_duration(cx, n, &obj.at(key)));
-        }
-    }
-    if let Some(n) = obj.get("connections") {
-        let v = integer(cx, n, &obj.at("connections"), 1, 64);
-        ok &= set(&mut r.connections, v.and_then(|v| usize::try_from(v).ok()));
-    }
-    if let Some(n) = obj.get("on_failure") {
-        let options = [
-            ("fail_open", StoreFailure::FailOpen),
-            ("fail_closed", StoreFailure::FailClosed),
-            ("local", StoreFailure::Local),
-        ];
-        ok &= set(
-            &mut r.on_failure,
-            choice(cx, n, &obj.at("on_failure"), &options),
-        );
-    }
-    r.url = url?;
-    ok.then_some(r)
-}
-
-/// `redis://host[:port][/db]` or `rediss://…`. The URL may hold a password, so it is never shown.
-fn redis_url(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
-    let text = string(cx, node, path)?;
-    let url = text.trim();
-    let valid = ["redis://", "rediss://"].iter().any(|scheme| {
-        url.strip_prefix(scheme).is_some_and(|rest| {
-            let authority = rest.split(['/', '?']).next().unwrap_or_default();
-            let host = authority.rsplit('@').next().unwrap_or_default();
-            !host.is_empty() && !host.starts_with(':')
-        })
-    }) && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !valid {
-        cx.error_hint(
-            node,
-            path,
-            "invalid Redis URL (not shown: it may hold a password)",
-            "write `redis://host:port/db` or `rediss://host:port` (TLS)",
-        );
-        return None;
-    }
-    Some(url.to_owned())
-}
 
 // === plans ===
 

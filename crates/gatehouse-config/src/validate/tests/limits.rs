@@ -447,3 +447,62 @@ fn each_error_has_a_location() {
         assert!(d.message.starts_with(message), "{rest}: {d}");
     }
 }
+
+fn load_two(a: &str, b: &str) -> Result<Config, crate::ConfigError> {
+    let env = super::MapEnv(Default::default());
+    crate::load_texts(
+        &[
+            ("/etc/gatehouse/a.yaml".into(), a.to_owned()),
+            ("/etc/gatehouse/b.yaml".into(), b.to_owned()),
+        ],
+        &env,
+    )
+}
+
+#[test]
+fn plans_and_store_across_files() {
+    // Consumers and plugins in the first file; plans and the store in the second.
+    let c = load_two(
+        &format!(
+            "{BASE}consumers: [{{ id: a, plan: pro }}]\nplugins: [{{ rate_limit: {{ limits: plan }} }}]\n"
+        ),
+        "plans: { pro: {} }\nstore: { redis: { url: \"redis://r:6379\" } }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.consumers[0].plan.as_deref(), Some("pro"));
+    assert_eq!(rate_limit(&c).backend, Backend::Redis);
+
+    // The same plan name in two files; `store` in two files.
+    let err = load_two(
+        &format!("{BASE}plans: {{ pro: {{}} }}\nstore: {{}}\n"),
+        "plans: [{ name: pro }]\nstore: {}\n",
+    )
+    .err()
+    .unwrap_or_else(|| panic!("expected errors"));
+    let found: Vec<(String, usize, usize, &str)> = err
+        .diagnostics
+        .iter()
+        .map(|d| {
+            (
+                d.file.display().to_string(),
+                d.line,
+                d.column,
+                d.path.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("/etc/gatehouse/b.yaml".to_owned(), 1, 17, "plans[0].name"),
+            ("/etc/gatehouse/b.yaml".to_owned(), 2, 8, "store"),
+        ],
+        "{err}"
+    );
+    assert!(
+        err.diagnostics[0]
+            .message
+            .contains("first defined at /etc/gatehouse/a.yaml:7:10"),
+        "{err}"
+    );
+}
