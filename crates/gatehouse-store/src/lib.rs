@@ -6,6 +6,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gatehouse_config::model::Limit;
 
+pub mod clock;
+pub mod memory;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use memory::MemoryLimiter;
+
 /// The outcome of one rate-limit check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -19,6 +25,24 @@ pub struct Decision {
     pub reset_after: Duration,
     /// When refused: time until a request would be allowed (`Retry-After`).
     pub retry_after: Option<Duration>,
+}
+
+impl Decision {
+    /// `Retry-After` in whole seconds, rounded up (a client that waits this long is allowed);
+    /// `None` when allowed.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after.map(ceil_secs)
+    }
+
+    /// `RateLimit-Reset` in whole seconds, rounded up.
+    pub fn reset_after_secs(&self) -> u64 {
+        ceil_secs(self.reset_after)
+    }
+}
+
+/// Whole seconds, rounded up.
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// The store's error type.
