@@ -125,7 +125,7 @@ fn limiters_for(
     if let Some(previous) = previous.filter(|p| p.store() == store) {
         return Ok(previous.clone());
     }
-    let limiters = Limiters::from_parts(store.clone(), None, None);
+    let limiters = Limiters::new(store).map_err(|e| Error::Build(format!("store: {e}")))?;
     if let Some(previous) = previous {
         limiters.adopt_memory(previous.memory_limiters());
     }

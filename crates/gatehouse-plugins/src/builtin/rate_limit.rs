@@ -79,7 +79,7 @@ impl RateLimit {
                 .ok_or("no in-process limiter is available")?,
             Backend::Redis => limiters
                 .redis()
-                .ok_or("backend redis needs `store.redis`")?,
+                .ok_or("backend redis: no Redis limiter (is `store.redis` set?)")?,
         };
         Ok(RateLimit::with_limiter(config, plans, limiter, limiters))
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gatehouse_config::model::StoreConfig;
-use gatehouse_store::RateLimiter;
+use gatehouse_store::{MemoryLimiter, RateLimiter};
 
 /// Makes an in-process limiter tracking at most `max_keys` keys.
 pub type MemoryFactory = Arc<dyn Fn(usize) -> Arc<dyn RateLimiter> + Send + Sync>;
@@ -38,13 +38,28 @@ impl fmt::Debug for Limiters {
 }
 
 impl Default for Limiters {
-    /// No Redis and no in-process limiter: every `rate_limit` plugin fails to build.
+    /// In-process limiters only (no `store:`).
     fn default() -> Self {
-        Limiters::from_parts(StoreConfig::default(), None, None)
+        Limiters::from_parts(StoreConfig::default(), None, Some(memory_factory()))
     }
 }
 
+/// Makes [`MemoryLimiter`]s on the system clock.
+pub fn memory_factory() -> MemoryFactory {
+    Arc::new(|max_keys| Arc::new(MemoryLimiter::new(max_keys)) as Arc<dyn RateLimiter>)
+}
+
 impl Limiters {
+    /// Limiters for `store`: in-process ones, and the Redis one when `store.redis` is set.
+    pub fn new(store: &StoreConfig) -> std::result::Result<Limiters, String> {
+        let redis = None;
+        Ok(Limiters::from_parts(
+            store.clone(),
+            redis,
+            Some(memory_factory()),
+        ))
+    }
+
     /// Limiters for `store`, from already-built parts: the Redis limiter (with its failure mode
     /// applied) and how to make in-process limiters.
     pub fn from_parts(

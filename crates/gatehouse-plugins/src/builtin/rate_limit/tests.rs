@@ -408,9 +408,10 @@ fn limiters_share_memory_limiters_by_max_keys() {
     assert!(Arc::ptr_eq(&a, &l.memory(10).unwrap()));
     l.memory(20).unwrap();
     assert_eq!(*made.lock().unwrap(), [10, 20]);
-    let next = Limiters::default();
+    let next = Limiters::from_parts(Default::default(), None, None);
     next.adopt_memory(l.memory_limiters());
     assert!(Arc::ptr_eq(&a, &next.memory(10).unwrap()), "adopted");
     assert!(next.memory(30).is_none(), "no factory: nothing new");
+    assert!(Limiters::default().memory(5).is_some());
     assert!(Limiters::default().redis().is_none());
 }
