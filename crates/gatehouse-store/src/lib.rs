@@ -8,9 +8,13 @@ use gatehouse_config::model::Limit;
 
 pub mod clock;
 pub mod memory;
+pub mod redis;
+pub mod resilient;
 
+pub use self::redis::RedisLimiter;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::MemoryLimiter;
+pub use resilient::ResilientLimiter;
 
 /// The outcome of one rate-limit check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
