@@ -1,6 +1,6 @@
 //! `rate_limit` end to end: the memory backend (429 + `Retry-After` + headers, per-consumer
 //! counters, plan limits with an anonymous fallback), and — against a real `redis-server` — exact
-//! limits across two gateway instances and each `on_failure` mode with Redis killed.
+//! limits across two gateway instances, each `on_failure` mode with Redis killed, and recovery.
 //!
 //! Key hashes are computed with `sha256sum` (coreutils), not with the gateway's own code.
 
@@ -302,7 +302,6 @@ async fn away_from_window_edge(window: u64, margin: u64) {
     }
 }
 
-#[ignore = "the Redis limiter is not wired into rate_limit yet"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_two_gateways_allow_exactly_the_limit() {
     let Some(redis) = gatehouse_testkit::redis::spawn_redis() else {
@@ -358,7 +357,6 @@ async fn timed_status(url: &str) -> u16 {
     r.status.as_u16()
 }
 
-#[ignore = "the Redis limiter is not wired into rate_limit yet"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_follows_on_failure() {
     let Some(mut redis) = gatehouse_testkit::redis::spawn_redis() else {
@@ -387,4 +385,20 @@ async fn redis_down_follows_on_failure() {
         codes.push(timed_status(&local.url("/shared")).await);
     }
     assert_eq!(codes, [200, 200, 200, 429], "local");
+
+    // Redis back (empty): after the circuit's retry_after, fail_closed counts in Redis again.
+    redis.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while timed_status(&closed.url("/shared")).await != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "limits did not resume after Redis came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        codes.push(timed_status(&closed.url("/shared")).await);
+    }
+    assert_eq!(codes, [200, 200, 429], "fail_closed after recovery");
 }

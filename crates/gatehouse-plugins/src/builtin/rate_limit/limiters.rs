@@ -7,10 +7,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gatehouse_config::model::StoreConfig;
-use gatehouse_store::{MemoryLimiter, RateLimiter};
+use gatehouse_store::{MemoryLimiter, RateLimiter, ResilientLimiter};
 
 /// Makes an in-process limiter tracking at most `max_keys` keys.
 pub type MemoryFactory = Arc<dyn Fn(usize) -> Arc<dyn RateLimiter> + Send + Sync>;
+
+/// Keys tracked by the in-process fallback of the Redis limiter (`on_failure: local`).
+pub const LOCAL_FALLBACK_MAX_KEYS: usize = 100_000;
 
 /// `Retry-After` of a 503 when the store fails and no `store.redis` says otherwise.
 const DEFAULT_UNAVAILABLE_RETRY: Duration = Duration::from_secs(1);
@@ -50,9 +53,17 @@ pub fn memory_factory() -> MemoryFactory {
 }
 
 impl Limiters {
-    /// Limiters for `store`: in-process ones, and the Redis one when `store.redis` is set.
+    /// Limiters for `store`: in-process ones, and the Redis one (with its `on_failure` behaviour
+    /// and circuit breaker; its `local` fallback tracks at most [`LOCAL_FALLBACK_MAX_KEYS`] keys)
+    /// when `store.redis` is set. Connections are opened lazily: Redis need not be up. Must be
+    /// called within a Tokio runtime when `store.redis` is set.
     pub fn new(store: &StoreConfig) -> std::result::Result<Limiters, String> {
-        let redis = None;
+        let redis = match &store.redis {
+            Some(cfg) => Some(Arc::new(
+                ResilientLimiter::redis(cfg, LOCAL_FALLBACK_MAX_KEYS).map_err(|e| e.to_string())?,
+            ) as Arc<dyn RateLimiter>),
+            None => None,
+        };
         Ok(Limiters::from_parts(
             store.clone(),
             redis,
