@@ -221,6 +221,20 @@ async fn memory_counters_survive_a_reload() {
     let version = gw.reloader.reload("test").expect("reload");
     assert!(version >= 2);
     assert_429(&get(&url, &as_key("alice-key")).await, "alice after reload");
+    // A changed `store:` (a Redis nobody listens on: connections are lazy) keeps the in-process
+    // counters too.
+    let yaml = std::fs::read_to_string(gw.config_path()).unwrap();
+    let with_store = yaml.replace(
+        "  watch: false\n",
+        "  watch: false\nstore:\n  redis: { url: \"redis://127.0.0.1:1\" }\n",
+    );
+    assert_ne!(yaml, with_store);
+    std::fs::write(gw.config_path(), with_store).unwrap();
+    gw.reloader.reload("test").expect("reload with a store");
+    assert_429(
+        &get(&url, &as_key("alice-key")).await,
+        "alice after the store changed",
+    );
     assert_eq!(
         get(&gw.url("/fixed"), &[]).await.header("ratelimit-limit"),
         Some("6")
