@@ -8,12 +8,14 @@ use gatehouse_config::model::Limit;
 
 pub mod clock;
 pub mod memory;
+pub mod quota;
 pub mod redis;
 pub mod resilient;
 
 pub use self::redis::RedisLimiter;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::MemoryLimiter;
+pub use quota::{MemoryQuota, QuotaCounter, RedisQuota};
 pub use resilient::ResilientLimiter;
 
 /// The outcome of one rate-limit check.

@@ -1,0 +1,94 @@
+//! In-process quota counters.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+
+use super::{QuotaCounter, SystemWallClock, WallClock};
+use crate::Error;
+
+/// Quota counters in process, at most `max_keys` of them. A counter is dropped once its period
+/// has ended; when the map is full, expired counters are dropped first, then the one whose period
+/// ends soonest.
+pub struct MemoryQuota {
+    counters: Mutex<HashMap<String, (u64, u64)>>,
+    max_keys: usize,
+    clock: Arc<dyn WallClock>,
+}
+
+impl std::fmt::Debug for MemoryQuota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryQuota")
+            .field("max_keys", &self.max_keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryQuota {
+    /// Counters on the system clock.
+    pub fn new(max_keys: usize) -> Self {
+        Self::with_clock(max_keys, Arc::new(SystemWallClock))
+    }
+
+    /// Counters on `clock`.
+    pub fn with_clock(max_keys: usize, clock: Arc<dyn WallClock>) -> Self {
+        MemoryQuota {
+            counters: Mutex::new(HashMap::new()),
+            max_keys: max_keys.max(1),
+            clock,
+        }
+    }
+
+    /// Counters currently held (including expired ones not yet dropped).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no counter is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, u64)>> {
+        self.counters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl QuotaCounter for MemoryQuota {
+    async fn add(&self, key: &str, period_end_unix: u64, cost: u64) -> Result<u64, Error> {
+        let now = self.clock.now_unix();
+        let mut map = self.lock();
+        if let Some((end, count)) = map.get_mut(key) {
+            if *end > now {
+                *count = count.saturating_add(cost);
+                return Ok(*count);
+            }
+            map.remove(key);
+        }
+        if map.len() >= self.max_keys {
+            map.retain(|_, (end, _)| *end > now);
+        }
+        if map.len() >= self.max_keys {
+            let soonest = map
+                .iter()
+                .min_by_key(|(_, (end, _))| *end)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = soonest {
+                map.remove(&k);
+            }
+        }
+        map.insert(key.to_owned(), (period_end_unix, cost));
+        Ok(cost)
+    }
+
+    async fn get(&self, key: &str) -> Result<u64, Error> {
+        let now = self.clock.now_unix();
+        Ok(self
+            .lock()
+            .get(key)
+            .filter(|(end, _)| *end > now)
+            .map_or(0, |(_, count)| *count))
+    }
+}
