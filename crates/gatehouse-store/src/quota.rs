@@ -33,6 +33,17 @@ pub trait QuotaCounter: Send + Sync + 'static {
     /// Unix epoch); returns the count after adding.
     async fn add(&self, key: &str, period_end_unix: u64, cost: u64) -> Result<u64, Error>;
 
+    /// Like [`add`](QuotaCounter::add), but only when the count after adding stays within
+    /// `limit`: returns whether `cost` was added, and the count after (unchanged when not added).
+    /// Refused requests therefore do not use up the quota.
+    async fn try_add(
+        &self,
+        key: &str,
+        period_end_unix: u64,
+        cost: u64,
+        limit: u64,
+    ) -> Result<(bool, u64), Error>;
+
     /// The current count of `key` (0 when unknown or expired).
     async fn get(&self, key: &str) -> Result<u64, Error>;
 }

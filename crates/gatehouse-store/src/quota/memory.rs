@@ -58,14 +58,33 @@ impl MemoryQuota {
 #[async_trait]
 impl QuotaCounter for MemoryQuota {
     async fn add(&self, key: &str, period_end_unix: u64, cost: u64) -> Result<u64, Error> {
+        self.try_add(key, period_end_unix, cost, u64::MAX)
+            .await
+            .map(|(_, count)| count)
+    }
+
+    async fn try_add(
+        &self,
+        key: &str,
+        period_end_unix: u64,
+        cost: u64,
+        limit: u64,
+    ) -> Result<(bool, u64), Error> {
         let now = self.clock.now_unix();
         let mut map = self.lock();
         if let Some((end, count)) = map.get_mut(key) {
             if *end > now {
-                *count = count.saturating_add(cost);
-                return Ok(*count);
+                let after = count.saturating_add(cost);
+                if after > limit {
+                    return Ok((false, *count));
+                }
+                *count = after;
+                return Ok((true, after));
             }
             map.remove(key);
+        }
+        if cost > limit {
+            return Ok((false, 0));
         }
         if map.len() >= self.max_keys {
             map.retain(|_, (end, _)| *end > now);
@@ -80,7 +99,7 @@ impl QuotaCounter for MemoryQuota {
             }
         }
         map.insert(key.to_owned(), (period_end_unix, cost));
-        Ok(cost)
+        Ok((true, cost))
     }
 
     async fn get(&self, key: &str) -> Result<u64, Error> {

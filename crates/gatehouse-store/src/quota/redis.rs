@@ -20,12 +20,26 @@ redis.call('EXPIREAT', KEYS[1], ARGV[2])
 return c
 ";
 
+/// Adds ARGV[1] to KEYS[1] (expiring at ARGV[2]) only when the result stays within ARGV[3];
+/// returns {added (0/1), count after}.
+const TRY_ADD: &str = r"
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cost = tonumber(ARGV[1])
+if c + cost > tonumber(ARGV[3]) then
+  return {0, c}
+end
+c = redis.call('INCRBY', KEYS[1], cost)
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+return {1, c}
+";
+
 /// Quota counters in Redis (`store.redis`): one atomic `INCRBY` + `EXPIREAT` script per request,
 /// bounded by the store's `timeout` ([`Error::Unavailable`] otherwise).
 pub struct RedisQuota {
     manager: ConnectionManager,
     timeout: Duration,
     add: Script,
+    try_add: Script,
 }
 
 impl std::fmt::Debug for RedisQuota {
@@ -53,6 +67,7 @@ impl RedisQuota {
             manager,
             timeout: cfg.timeout,
             add: Script::new(ADD),
+            try_add: Script::new(TRY_ADD),
         })
     }
 
@@ -85,6 +100,31 @@ impl QuotaCounter for RedisQuota {
             .bounded(invocation.invoke_async(&mut connection))
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn try_add(
+        &self,
+        key: &str,
+        period_end_unix: u64,
+        cost: u64,
+        limit: u64,
+    ) -> Result<(bool, u64), Error> {
+        let mut connection = self.manager.clone();
+        let mut invocation = self.try_add.prepare_invoke();
+        invocation
+            .key(Self::redis_key(key))
+            .arg(cost)
+            .arg(period_end_unix)
+            .arg(limit);
+        let reply: Vec<i64> = self
+            .bounded(invocation.invoke_async(&mut connection))
+            .await?;
+        let [added, count] = reply[..] else {
+            return Err(Error::Unavailable(format!(
+                "redis: unexpected reply {reply:?}"
+            )));
+        };
+        Ok((added == 1, u64::try_from(count).unwrap_or(0)))
     }
 
     async fn get(&self, key: &str) -> Result<u64, Error> {

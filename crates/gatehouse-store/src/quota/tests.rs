@@ -83,6 +83,15 @@ async fn memory_counts_and_resets_at_midnight_utc() {
     assert_ne!(next_key, key);
     assert_eq!(quota.get(&next_key).await.unwrap(), 0);
     assert_eq!(quota.add(&next_key, next.end_unix, 1).await.unwrap(), 1);
+    assert_eq!(
+        quota.try_add(&next_key, next.end_unix, 1, 2).await.unwrap(),
+        (true, 2)
+    );
+    assert_eq!(
+        quota.try_add(&next_key, next.end_unix, 1, 2).await.unwrap(),
+        (false, 2)
+    );
+    assert_eq!(quota.get(&next_key).await.unwrap(), 2);
     // Even the same key restarts once its period has ended.
     assert_eq!(quota.add(&key, next.end_unix, 1).await.unwrap(), 1);
 }
@@ -133,6 +142,11 @@ async fn redis_counts_exactly_across_instances_and_expires() {
     assert_eq!(counts, (1..=40).collect::<Vec<_>>());
     assert_eq!(a.get("quota:acme:2026-11").await.unwrap(), 40);
     assert_eq!(b.get("quota:other:2026-11").await.unwrap(), 0);
+    let key = "quota:t:2026-11";
+    assert_eq!(a.try_add(key, end, 2, 3).await.unwrap(), (true, 2));
+    assert_eq!(b.try_add(key, end, 2, 3).await.unwrap(), (false, 2));
+    assert_eq!(b.try_add(key, end, 1, 3).await.unwrap(), (true, 3));
+    assert_eq!(a.get(key).await.unwrap(), 3);
     // A period that has already ended: the key expires at once.
     a.add("quota:old:2026-10", 1, 5).await.unwrap();
     assert_eq!(a.get("quota:old:2026-10").await.unwrap(), 0);
