@@ -6,6 +6,7 @@
 #   SKIP_BUILD=1 bench/run.sh             # use the existing target/release/gatehouse
 #   SETUPS="direct nginx" bench/run.sh    # subset (no gatehouse: no build, no gatehouse memory phase)
 #   SETUPS="gatehouse gatehouse-auth" bench/run.sh   # authentication overhead (issue 3)
+#   SETUPS="gatehouse gatehouse-rl-mem gatehouse-rl-redis" bench/run.sh   # rate-limit overhead (issue 4)
 #
 # Setups, all against the same origin (a separate nginx, one worker, `return 200` with a 100-byte body):
 #   direct     wrk → origin
@@ -14,6 +15,14 @@
 #   gatehouse-auth  the same gatehouse process, route `prefix: /auth` with `key_auth` (a consumer
 #              from the config, key sent by wrk as `-H 'x-api-key: …'`) + `rbac` (any_of a role the
 #              consumer has) → origin. Not in the default SETUPS; compared with `gatehouse`.
+#   gatehouse-rl-mem    the same gatehouse process, route `prefix: /rl-mem` with `rate_limit` (one
+#              limit of 1,000,000,000 per 1s — never refuses, so only the decision's cost is
+#              measured — key [client_ip], backend memory) → origin.
+#   gatehouse-rl-redis  the same, route `prefix: /rl-redis`, backend redis: every request is one
+#              round trip to a redis-server the script starts (no persistence, core LOAD_CORE,
+#              port BASE_PORT+5; `store: { redis: … }` is then in the config). Both rl setups are not
+#              in the default SETUPS; compared with `gatehouse`. The redis-server runs for the whole
+#              bench, also while the other setups are measured.
 #
 # Pinning (the machine this was written for has 2 cores): the proxy under test runs alone on core 1
 # (`taskset -c 1`); wrk, the origin and the idle-connection client share core 0 (`taskset -c 0`).
@@ -33,7 +42,7 @@
 #
 # Environment:
 #   DURATION=10  ROUNDS=3  CONNECTIONS=50  WARMUP=2  IDLE_CONNS=10000  IDLE_HOLD=5  BASE_PORT=18080
-#   SKIP_BUILD=0  SETUPS="direct gatehouse nginx"  KEEP_WORK=0 (keep the temp dir with configs/logs)
+#   SKIP_BUILD=0  SETUPS="direct gatehouse nginx" (also: gatehouse-auth gatehouse-rl-mem gatehouse-rl-redis)  KEEP_WORK=0 (keep the temp dir with configs/logs)
 #   PROXY_CORE=1  LOAD_CORE=0  NICE=-10 (as root; 0 otherwise)
 set -euo pipefail
 
@@ -63,6 +72,7 @@ ORIGIN_PORT=$((BASE_PORT + 1))
 NGINX_PORT=$((BASE_PORT + 2))
 GH_PORT=$((BASE_PORT + 3))
 GH_ADMIN_PORT=$((BASE_PORT + 4))
+REDIS_PORT=$((BASE_PORT + 5))
 
 # The origin's body: "ok" followed by 98 filler bytes = 100 bytes.
 BODY="ok$(printf '%.0s-' {1..8})$(printf '%.0s0123456789' {1..9})"
@@ -71,8 +81,8 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 has_setup() { [[ " $SETUPS " == *" $1 "* ]]; }
-# Whether a gatehouse process is needed (gatehouse and gatehouse-auth share one).
-needs_gatehouse() { has_setup gatehouse || has_setup gatehouse-auth; }
+# Whether a gatehouse process is needed (gatehouse, gatehouse-auth and gatehouse-rl-* share one).
+needs_gatehouse() { has_setup gatehouse || has_setup gatehouse-auth || has_setup gatehouse-rl-mem || has_setup gatehouse-rl-redis; }
 
 # gatehouse-auth: the API key wrk sends, and its SHA-256 as the config stores it.
 BENCH_KEY=bench-key-2f6c1e0a9b
@@ -86,6 +96,10 @@ command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx)
 command -v taskset >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if has_setup gatehouse-rl-redis; then
+    command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+    command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
+fi
 if ((${#need_apt[@]})); then
     [[ $(id -u) == 0 ]] || die "missing ${need_apt[*]}; install them (apt-get install -y ${need_apt[*]})"
     log "installing ${need_apt[*]}"
@@ -169,7 +183,7 @@ wait_port() {
     die "nothing listening on $port after 10 s"
 }
 
-for port in "$ORIGIN_PORT" "$NGINX_PORT" "$GH_PORT" "$GH_ADMIN_PORT"; do
+for port in "$ORIGIN_PORT" "$NGINX_PORT" "$GH_PORT" "$GH_ADMIN_PORT" "$REDIS_PORT"; do
     port_open "$port" && die "port $port already in use (set BASE_PORT)"
 done
 
@@ -236,10 +250,33 @@ nginx_conf proxy $((IDLE_CONNS + 1024)) "
         }
     }"
 
+# Rate-limit routes (setups gatehouse-rl-mem / gatehouse-rl-redis): a limit that never refuses.
+GH_STORE="" GH_RL_ROUTES=""
+RL_LIMIT='limits: [{ requests: 1000000000, per: 1s }], key: [client_ip]'
+if has_setup gatehouse-rl-mem; then
+    GH_RL_ROUTES+="
+  - name: rl-mem
+    match: { path: { prefix: /rl-mem } }
+    upstream: origin
+    plugins:
+      - rate_limit: { $RL_LIMIT, backend: memory }"
+fi
+if has_setup gatehouse-rl-redis; then
+    GH_STORE="store: { redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" } }"
+    GH_RL_ROUTES+="
+  - name: rl-redis
+    match: { path: { prefix: /rl-redis } }
+    upstream: origin
+    plugins:
+      - rate_limit: { $RL_LIMIT, backend: redis }"
+fi
+
 cat >"$WORK/gatehouse.yaml" <<EOF
-# Generated by bench/run.sh: one route to the origin without plugins (setup gatehouse) and one
-# with key_auth + rbac (setup gatehouse-auth, path /auth).
+# Generated by bench/run.sh: one route to the origin without plugins (setup gatehouse), one
+# with key_auth + rbac (setup gatehouse-auth, path /auth) and, when selected, rate_limit routes
+# (setups gatehouse-rl-mem / gatehouse-rl-redis, paths /rl-mem and /rl-redis).
 server: { worker_threads: 1, watch: false }
+$GH_STORE
 listeners:
   - name: bench
     address: 127.0.0.1:$GH_PORT
@@ -256,7 +293,7 @@ routes:
     upstream: origin
     plugins:
       - key_auth: { header: x-api-key }
-      - rbac: { any_of: [bench.read] }
+      - rbac: { any_of: [bench.read] }$GH_RL_ROUTES
   - name: all
     match: { path: { prefix: / } }
     upstream: origin
@@ -300,6 +337,21 @@ cpu_ticks() {
 CLK_TCK=$(getconf CLK_TCK)
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# ---------------------------------------------------------------------------------------------
+# Redis (setup gatehouse-rl-redis): no persistence, pinned to the load core like the other helpers.
+
+if has_setup gatehouse-rl-redis; then
+    log "starting redis-server (core $LOAD_CORE) on :$REDIS_PORT"
+    mkdir -p "$WORK/redis"
+    nice -n "$NICE" taskset -c "$LOAD_CORE" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
+        --appendonly no --daemonize no --dir "$WORK/redis" --logfile "$WORK/redis/redis.log" \
+        >"$WORK/redis/stdout.log" 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    wait_port "$REDIS_PORT" "$REDIS_PID" "$WORK/redis/redis.log"
+    [[ $(redis-cli -p "$REDIS_PORT" ping) == PONG ]] || die "redis-server does not answer PING"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Origin
@@ -368,6 +420,8 @@ declare -A URL=(
     [direct]=http://127.0.0.1:$ORIGIN_PORT/
     [gatehouse]=http://127.0.0.1:$GH_PORT/
     [gatehouse-auth]=http://127.0.0.1:$GH_PORT/auth/
+    [gatehouse-rl-mem]=http://127.0.0.1:$GH_PORT/rl-mem/
+    [gatehouse-rl-redis]=http://127.0.0.1:$GH_PORT/rl-redis/
     [nginx]=http://127.0.0.1:$NGINX_PORT/
 )
 declare -A TARGET_PIDS
@@ -378,12 +432,26 @@ if needs_gatehouse; then
     start_gatehouse
     TARGET_PIDS[gatehouse]=$GH_PID
     TARGET_PIDS[gatehouse-auth]=$GH_PID
+    TARGET_PIDS[gatehouse-rl-mem]=$GH_PID
+    TARGET_PIDS[gatehouse-rl-redis]=$GH_PID
     got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; cat <&3)
     [[ $got == *"$BODY"* ]] || die "gatehouse answered unexpectedly: $got"
     got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET /auth/ HTTP/1.1\r\nHost: x\r\nx-api-key: %s\r\nConnection: close\r\n\r\n' "$BENCH_KEY" >&3; cat <&3)
     [[ $got == *"$BODY"* ]] || die "gatehouse (key_auth route) answered unexpectedly: $got"
     got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET /auth/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; cat <&3)
     [[ $got == "HTTP/1.1 401"* ]] || die "gatehouse (key_auth route) without a key did not answer 401: $got"
+    # The rate-limit routes must answer 200 and show that the plugin decided (its RateLimit headers).
+    for s in gatehouse-rl-mem gatehouse-rl-redis; do
+        has_setup "$s" || continue
+        got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET /%s/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' "${s#gatehouse-}" >&3; cat <&3)
+        [[ $got == "HTTP/1.1 200"* && $got == *"$BODY"* ]] || die "gatehouse ($s route) answered unexpectedly: $got"
+        grep -qi '^ratelimit' <<<"$got" || die "gatehouse ($s route) answered without RateLimit headers: $got"
+    done
+    if has_setup gatehouse-rl-redis; then
+        n=$(redis-cli -p "$REDIS_PORT" --scan --pattern 'gatehouse:rl:*' | wc -l)
+        ((n > 0)) || die "gatehouse (rl-redis route) wrote no counter to Redis"
+        log "rl-redis: $n counter key(s) in Redis"
+    fi
 fi
 if has_setup nginx; then
     log "starting the nginx proxy (1 worker, core $PROXY_CORE) on :$NGINX_PORT"
@@ -456,7 +524,7 @@ run_wrk() {
 }
 
 ORDER=()
-for s in direct gatehouse gatehouse-auth nginx; do has_setup "$s" && ORDER+=("$s"); done
+for s in direct gatehouse gatehouse-auth gatehouse-rl-mem gatehouse-rl-redis nginx; do has_setup "$s" && ORDER+=("$s"); done
 ((${#ORDER[@]})) || die "SETUPS selects nothing"
 
 if ((WARMUP > 0)); then
@@ -536,6 +604,13 @@ REPORT=$WORK/report.md
         echo "- p99 gatehouse-auth / gatehouse: $(ratio "${MED[gatehouse-auth,3]}" "${MED[gatehouse,3]}") (${MED[gatehouse-auth,3]} ms vs ${MED[gatehouse,3]} ms)"
         echo "- CPU per request gatehouse-auth / gatehouse: $(ratio "${MED[gatehouse-auth,6]}" "${MED[gatehouse,6]}") (${MED[gatehouse-auth,6]} µs vs ${MED[gatehouse,6]} µs)"
     fi
+    for s in gatehouse-rl-mem gatehouse-rl-redis; do
+        has_setup gatehouse && has_setup "$s" || continue
+        target=0.95; [[ $s == gatehouse-rl-redis ]] && target=0.70
+        echo "- throughput $s / gatehouse: **$(ratio "${MED[$s,1]}" "${MED[gatehouse,1]}")** (target ≥ $target)"
+        echo "- p99 $s / gatehouse: $(ratio "${MED[$s,3]}" "${MED[gatehouse,3]}") (${MED[$s,3]} ms vs ${MED[gatehouse,3]} ms)"
+        echo "- CPU per request $s / gatehouse: $(ratio "${MED[$s,6]}" "${MED[gatehouse,6]}") (${MED[$s,6]} µs vs ${MED[gatehouse,6]} µs; gatehouse only — Redis's own CPU is not counted)"
+    done
     if has_setup nginx && has_setup direct; then
         echo "- throughput nginx / direct: $(ratio "${MED[nginx,1]}" "${MED[direct,1]}")"
     fi
