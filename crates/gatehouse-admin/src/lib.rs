@@ -5,6 +5,7 @@
 
 mod auth;
 mod routes;
+mod usage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

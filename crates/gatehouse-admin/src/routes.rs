@@ -17,6 +17,7 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
     let protected = Router::new()
         .route("/status", get(status))
         .route("/admin/reload", post(reload))
+        .route("/admin/consumers/{id}/usage", get(crate::usage::usage))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
@@ -102,7 +103,7 @@ async fn reload(State(state): State<Arc<AdminState>>) -> Response {
     }
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -111,7 +112,7 @@ fn json_response(status: StatusCode, body: Value) -> Response {
         .into_response()
 }
 
-fn problem(status: StatusCode, detail: &str) -> Response {
+pub(crate) fn problem(status: StatusCode, detail: &str) -> Response {
     let body = json!({
         "type": "about:blank",
         "title": status.canonical_reason().unwrap_or("Error"),

@@ -42,6 +42,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The process's rate limiters and quota counters (e.g. [`Limiters::quota`] for usage).
+    pub fn limiters(&self) -> &Arc<Limiters> {
+        &self.limiters
+    }
+
     /// Compiles `config`. Clusters whose settings did not change are taken over from `previous`
     /// with their pooled connections and health state.
     pub fn build(
@@ -128,6 +133,7 @@ fn limiters_for(
     let limiters = Limiters::new(store).map_err(|e| Error::Build(format!("store: {e}")))?;
     if let Some(previous) = previous {
         limiters.adopt_memory(previous.memory_limiters());
+        limiters.adopt_memory_quota(previous.memory_quota());
     }
     Ok(Arc::new(limiters))
 }

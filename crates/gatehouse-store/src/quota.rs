@@ -16,7 +16,7 @@ mod tests;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use gatehouse_config::model::QuotaPeriod;
+use gatehouse_config::model::{QuotaPeriod, QuotaScope};
 
 use crate::Error;
 
@@ -129,6 +129,14 @@ pub fn period_window(period: QuotaPeriod, now_unix: u64) -> Option<PeriodWindow>
             })
         }
         QuotaPeriod::RollingDay | QuotaPeriod::RollingMonth => None,
+    }
+}
+
+/// The id a quota counts a consumer or tenant under: `consumer:<id>` or `tenant:<id>`.
+pub fn scope_id(scope: QuotaScope, id: &str) -> String {
+    match scope {
+        QuotaScope::Consumer => format!("consumer:{id}"),
+        QuotaScope::Tenant => format!("tenant:{id}"),
     }
 }
 

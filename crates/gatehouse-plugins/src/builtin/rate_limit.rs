@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use gatehouse_config::model::{
     Backend, KeyPart, Limit, LimitSource, Plan, RateLimitConfig, RateLimitHeaders,
 };
 use gatehouse_store::{Decision, RateLimiter};
 use http::header::RETRY_AFTER;
-use http::{HeaderValue, StatusCode, request};
+use http::{HeaderName, HeaderValue, Response, StatusCode, request};
 
 use crate::problem::problem_response;
 use crate::{Flow, Identity, Phases, Plugin, RequestContext, Result};
@@ -18,6 +19,7 @@ use crate::{Flow, Identity, Phases, Plugin, RequestContext, Result};
 pub mod headers;
 pub mod key;
 pub mod limiters;
+pub mod quota;
 
 pub use limiters::Limiters;
 
@@ -42,6 +44,7 @@ pub struct RateLimit {
     headers: RateLimitHeaders,
     limiter: Arc<dyn RateLimiter>,
     unavailable_retry_after: Duration,
+    quotas: quota::QuotaCounters,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -98,7 +101,85 @@ impl RateLimit {
             headers: config.headers,
             limiter,
             unavailable_retry_after: limiters.unavailable_retry_after(),
+            quotas: quota::QuotaCounters::from_limiters(limiters),
         }
+    }
+
+    /// Uses `clock` for quota periods (tests).
+    pub fn set_quota_clock(&mut self, clock: Arc<dyn gatehouse_store::quota::WallClock>) {
+        self.quotas.clock = clock;
+    }
+
+    /// Counts the request against the identity's plan quota ([`quota`]); `Some` response when it
+    /// must be refused (429 over quota, 503 when the store cannot decide). Adds
+    /// `X-Quota-Limit`, `X-Quota-Remaining` and `X-Quota-Reset` to every counted response.
+    pub async fn check_quota(&self, cx: &mut RequestContext) -> Option<Response<Bytes>> {
+        let identity = cx.identity.as_ref()?;
+        let plan = self.plans.get(identity.plan.as_deref()?)?;
+        let plan_quota = plan.quota.as_ref()?;
+        let scope = quota::scope_id(plan_quota, identity)?;
+        let now = self.quotas.clock.now_unix();
+        let (requests, remaining, resets_in, refused) = match quota::count(
+            &self.quotas,
+            plan_quota,
+            &scope,
+            now,
+        )
+        .await
+        {
+            quota::QuotaOutcome::None => return None,
+            quota::QuotaOutcome::Allowed {
+                requests,
+                used,
+                resets_in,
+            } => (requests, requests.saturating_sub(used), resets_in, false),
+            quota::QuotaOutcome::Refused {
+                requests,
+                resets_in,
+            } => (requests, 0, resets_in, true),
+            quota::QuotaOutcome::Unavailable(error) => {
+                tracing::warn!(request_id = %cx.request_id, %error, "rate_limit: quota store unavailable");
+                return Some(self.unavailable(cx));
+            }
+        };
+        for (name, value) in [
+            ("x-quota-limit", requests),
+            ("x-quota-remaining", remaining),
+            ("x-quota-reset", resets_in),
+        ] {
+            cx.response_headers
+                .insert(HeaderName::from_static(name), HeaderValue::from(value));
+        }
+        if !refused {
+            return None;
+        }
+        tracing::debug!(request_id = %cx.request_id, scope = %scope, "rate_limit: over quota");
+        cx.short_circuit = Some("quota_exceeded");
+        let mut response = problem_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "quota of {requests} requests per period exhausted; it resets in {resets_in} s"
+            ),
+            &cx.request_id,
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(resets_in));
+        Some(response)
+    }
+
+    fn unavailable(&self, cx: &mut RequestContext) -> Response<Bytes> {
+        cx.short_circuit = Some("rate_limit_unavailable");
+        let retry = headers::ceil_secs(self.unavailable_retry_after).max(1);
+        let mut response = problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the rate-limit store is unavailable",
+            &cx.request_id,
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(retry));
+        response
     }
 
     /// The limits that apply to `identity`.
@@ -160,10 +241,16 @@ impl Plugin for RateLimit {
 
     async fn on_access(&self, cx: &mut RequestContext, req: &mut request::Parts) -> Result<Flow> {
         match self.decide(cx, req).await {
-            Outcome::Unlimited => Ok(Flow::Continue),
+            Outcome::Unlimited => Ok(self
+                .check_quota(cx)
+                .await
+                .map_or(Flow::Continue, Flow::Respond)),
             Outcome::Allowed(limit, decision) => {
                 headers::add(&mut cx.response_headers, self.headers, &limit, &decision);
-                Ok(Flow::Continue)
+                Ok(self
+                    .check_quota(cx)
+                    .await
+                    .map_or(Flow::Continue, Flow::Respond))
             }
             Outcome::Refused(limit, decision) => {
                 headers::add(&mut cx.response_headers, self.headers, &limit, &decision);
@@ -192,17 +279,7 @@ impl Plugin for RateLimit {
             }
             Outcome::Unavailable(error) => {
                 tracing::warn!(request_id = %cx.request_id, %error, "rate_limit: store unavailable");
-                cx.short_circuit = Some("rate_limit_unavailable");
-                let retry = headers::ceil_secs(self.unavailable_retry_after).max(1);
-                let mut response = problem_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the rate-limit store is unavailable",
-                    &cx.request_id,
-                );
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from(retry));
-                Ok(Flow::Respond(response))
+                Ok(Flow::Respond(self.unavailable(cx)))
             }
         }
     }

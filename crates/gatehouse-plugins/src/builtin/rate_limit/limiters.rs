@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gatehouse_config::model::StoreConfig;
-use gatehouse_store::{MemoryLimiter, RateLimiter, ResilientLimiter};
+use gatehouse_store::{
+    MemoryLimiter, MemoryQuota, QuotaCounter, RateLimiter, RedisQuota, ResilientLimiter,
+};
 
 /// Makes an in-process limiter tracking at most `max_keys` keys.
 pub type MemoryFactory = Arc<dyn Fn(usize) -> Arc<dyn RateLimiter> + Send + Sync>;
@@ -29,6 +31,8 @@ pub struct Limiters {
     redis: Option<Arc<dyn RateLimiter>>,
     new_memory: Option<MemoryFactory>,
     memory: Mutex<HashMap<usize, Arc<dyn RateLimiter>>>,
+    memory_quota: Mutex<Arc<dyn QuotaCounter>>,
+    redis_quota: Option<Arc<dyn QuotaCounter>>,
 }
 
 impl fmt::Debug for Limiters {
@@ -64,11 +68,11 @@ impl Limiters {
             ) as Arc<dyn RateLimiter>),
             None => None,
         };
-        Ok(Limiters::from_parts(
-            store.clone(),
-            redis,
-            Some(memory_factory()),
-        ))
+        let mut limiters = Limiters::from_parts(store.clone(), redis, Some(memory_factory()));
+        if let Some(cfg) = &store.redis {
+            limiters.redis_quota = Some(Arc::new(RedisQuota::new(cfg).map_err(|e| e.to_string())?));
+        }
+        Ok(limiters)
     }
 
     /// Limiters for `store`, from already-built parts: the Redis limiter (with its failure mode
@@ -83,6 +87,8 @@ impl Limiters {
             redis,
             new_memory,
             memory: Mutex::new(HashMap::new()),
+            memory_quota: Mutex::new(Arc::new(MemoryQuota::new(LOCAL_FALLBACK_MAX_KEYS))),
+            redis_quota: None,
         }
     }
 
@@ -129,5 +135,35 @@ impl Limiters {
             .redis
             .as_ref()
             .map_or(DEFAULT_UNAVAILABLE_RETRY, |r| r.retry_after)
+    }
+
+    /// The quota counter: in Redis when `store.redis` is configured (whatever a plugin's
+    /// `backend`), else in process (at most [`LOCAL_FALLBACK_MAX_KEYS`] counters).
+    pub fn quota(&self) -> Arc<dyn QuotaCounter> {
+        self.redis_quota
+            .clone()
+            .unwrap_or_else(|| self.memory_quota())
+    }
+
+    /// The in-process quota counter (also the `on_failure: local` fallback).
+    pub fn memory_quota(&self) -> Arc<dyn QuotaCounter> {
+        self.memory_quota
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the in-process quota counter (tests; or carry `previous.memory_quota()` over a
+    /// reload so that in-process quota counts survive it).
+    pub fn adopt_memory_quota(&self, counter: Arc<dyn QuotaCounter>) {
+        *self
+            .memory_quota
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = counter;
+    }
+
+    /// The `store.redis.on_failure` mode, when Redis is configured.
+    pub fn on_failure(&self) -> Option<gatehouse_config::model::StoreFailure> {
+        self.store.redis.as_ref().map(|r| r.on_failure)
     }
 }

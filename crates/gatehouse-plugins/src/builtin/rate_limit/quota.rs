@@ -1,0 +1,149 @@
+//! Plan quotas in the `rate_limit` plugin: long-period counts per consumer or tenant.
+//!
+//! A request whose identity's plan has a `quota` is counted against it (scope `consumer` →
+//! the consumer id, `tenant` → the tenant; a caller without that id is not counted). Only
+//! requests within the quota are counted, so a refused request does not use it up. Calendar
+//! periods (`day`, `month`) are UTC; rolling periods (`rolling_day`, `rolling_month`) are
+//! parsed but **not enforced**.
+
+use std::sync::Arc;
+
+use gatehouse_config::model::{Quota, QuotaScope, StoreFailure};
+use gatehouse_store::Error;
+use gatehouse_store::quota::{PeriodWindow, QuotaCounter, WallClock, period_window, quota_key};
+
+use super::Limiters;
+use crate::Identity;
+
+/// What the quota said about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuotaOutcome {
+    /// No quota applies (no plan quota, rolling period, or no id for its scope).
+    None,
+    /// Counted; `used` after counting.
+    Allowed {
+        /// Requests per period.
+        requests: u64,
+        /// Requests counted in this period.
+        used: u64,
+        /// Seconds until the period ends.
+        resets_in: u64,
+    },
+    /// Over quota: not counted.
+    Refused {
+        /// Requests per period.
+        requests: u64,
+        /// Seconds until the period ends (at least 1).
+        resets_in: u64,
+    },
+    /// The quota store could not decide (`on_failure: fail_closed`).
+    Unavailable(String),
+}
+
+/// The id a quota counts `identity` under: `consumer:<id>` or `tenant:<id>`.
+pub fn scope_id(quota: &Quota, identity: &Identity) -> Option<String> {
+    let id = match quota.scope {
+        QuotaScope::Consumer => identity.consumer_id.as_deref(),
+        QuotaScope::Tenant => identity.tenant.as_deref(),
+    };
+    id.map(|id| gatehouse_store::quota::scope_id(quota.scope, id))
+}
+
+/// Counts a request of `scope_id` against `quota` at `now_unix`. A failing Redis counter follows
+/// `store.redis.on_failure`: `fail_open` → not counted, allowed; `fail_closed` →
+/// [`QuotaOutcome::Unavailable`]; `local` → counted in process.
+pub async fn count(
+    limiters: &QuotaCounters,
+    quota: &Quota,
+    scope_id: &str,
+    now_unix: u64,
+) -> QuotaOutcome {
+    let Some(window) = period_window(quota.period, now_unix) else {
+        return QuotaOutcome::None;
+    };
+    let key = quota_key(scope_id, &window);
+    let resets_in = window.end_unix.saturating_sub(now_unix).max(1);
+    let result = match limiters
+        .counter
+        .try_add(&key, window.end_unix, 1, quota.requests)
+        .await
+    {
+        Ok(r) => r,
+        Err(error) => match limiters.on_failure {
+            Some(StoreFailure::FailClosed) | None => {
+                return QuotaOutcome::Unavailable(error.to_string());
+            }
+            Some(StoreFailure::FailOpen) => {
+                tracing::warn!(%error, "quota: store unavailable, not counted (fail_open)");
+                return QuotaOutcome::None;
+            }
+            Some(StoreFailure::Local) => match limiters
+                .local
+                .try_add(&key, window.end_unix, 1, quota.requests)
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => return QuotaOutcome::Unavailable(e.to_string()),
+            },
+        },
+    };
+    match result {
+        (true, used) => QuotaOutcome::Allowed {
+            requests: quota.requests,
+            used,
+            resets_in,
+        },
+        (false, _) => QuotaOutcome::Refused {
+            requests: quota.requests,
+            resets_in,
+        },
+    }
+}
+
+/// The usage of `scope_id` under `quota` at `now_unix`: requests counted in the current period
+/// and the period; `None` for rolling periods (not counted).
+pub async fn usage(
+    counter: &dyn QuotaCounter,
+    quota: &Quota,
+    scope_id: &str,
+    now_unix: u64,
+) -> Result<Option<(u64, PeriodWindow)>, Error> {
+    let Some(window) = period_window(quota.period, now_unix) else {
+        return Ok(None);
+    };
+    let used = counter.get(&quota_key(scope_id, &window)).await?;
+    Ok(Some((used, window)))
+}
+
+/// The quota counters a plugin uses, taken from [`Limiters`].
+#[derive(Clone)]
+pub struct QuotaCounters {
+    /// The counter ([`Limiters::quota`]).
+    pub counter: Arc<dyn QuotaCounter>,
+    /// The in-process fallback (`on_failure: local`).
+    pub local: Arc<dyn QuotaCounter>,
+    /// `store.redis.on_failure` (`None`: in process only).
+    pub on_failure: Option<StoreFailure>,
+    /// Wall clock for the periods.
+    pub clock: Arc<dyn WallClock>,
+}
+
+impl std::fmt::Debug for QuotaCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuotaCounters")
+            .field("on_failure", &self.on_failure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QuotaCounters {
+    /// The counters of `limiters`, on the system clock.
+    pub fn from_limiters(limiters: &Limiters) -> Self {
+        QuotaCounters {
+            counter: limiters.quota(),
+            local: limiters.memory_quota(),
+            on_failure: limiters.on_failure(),
+            clock: Arc::new(gatehouse_store::quota::SystemWallClock),
+        }
+    }
+}
