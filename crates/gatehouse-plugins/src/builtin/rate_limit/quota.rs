@@ -147,3 +147,6 @@ impl QuotaCounters {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gatehouse_config::model::{
+    Backend, LimitSource, Plan, Quota, QuotaPeriod, QuotaScope, RateLimitConfig, RateLimitHeaders,
+};
+use gatehouse_store::quota::{ManualWallClock, days_from_civil};
+
+use super::super::{Limiters, RateLimit};
+use crate::Identity;
+use crate::builtin::testing::cx;
+
+fn plans(scope: QuotaScope, period: QuotaPeriod) -> Arc<HashMap<String, Plan>> {
+    Arc::new(HashMap::from([(
+        "metered".to_owned(),
+        Plan {
+            name: "metered".to_owned(),
+            limits: vec![],
+            quota: Some(Quota {
+                requests: 3,
+                period,
+                scope,
+            }),
+        },
+    )]))
+}
+
+fn plugin(scope: QuotaScope, period: QuotaPeriod, clock: Arc<ManualWallClock>) -> RateLimit {
+    let config = RateLimitConfig {
+        limits: LimitSource::Plan { fallback: vec![] },
+        key: vec![],
+        backend: Backend::Memory,
+        headers: RateLimitHeaders::default(),
+        max_keys: 100,
+    };
+    let mut p = RateLimit::new(&config, plans(scope, period), &Limiters::default()).unwrap();
+    p.set_quota_clock(clock);
+    p
+}
+
+fn identity(consumer: Option<&str>, tenant: Option<&str>) -> Identity {
+    Identity {
+        method: "key_auth",
+        consumer_id: consumer.map(str::to_owned),
+        tenant: tenant.map(str::to_owned),
+        plan: Some("metered".to_owned()),
+        ..Default::default()
+    }
+}
+
+/// Status of the quota check for `id` (200 = allowed) and its `Retry-After`.
+async fn check(p: &RateLimit, id: Identity) -> (u16, Option<String>) {
+    let mut c = cx();
+    c.identity = Some(id);
+    match p.check_quota(&mut c).await {
+        None => (200, None),
+        Some(r) => (
+            r.status().as_u16(),
+            r.headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        ),
+    }
+}
+
+#[tokio::test]
+async fn day_quota_resets_at_midnight_utc() {
+    let midnight = days_from_civil(2026, 11, 23) * 86_400;
+    let clock = Arc::new(ManualWallClock::at(midnight - 100));
+    let p = plugin(QuotaScope::Consumer, QuotaPeriod::Day, clock.clone());
+    let acme = || identity(Some("acme"), Some("t1"));
+    for _ in 0..3 {
+        assert_eq!(check(&p, acme()).await, (200, None));
+    }
+    assert_eq!(check(&p, acme()).await, (429, Some("100".into())));
+    clock.set(midnight - 1);
+    assert_eq!(check(&p, acme()).await, (429, Some("1".into())));
+    // 00:00 UTC: a new day, counted from zero.
+    clock.set(midnight);
+    for _ in 0..3 {
+        assert_eq!(check(&p, acme()).await, (200, None));
+    }
+    assert_eq!(check(&p, acme()).await, (429, Some("86400".into())));
+}
+
+#[tokio::test]
+async fn tenant_scope_is_shared_and_callers_without_an_id_are_not_counted() {
+    let clock = Arc::new(ManualWallClock::at(days_from_civil(2026, 11, 22) * 86_400));
+    let p = plugin(QuotaScope::Tenant, QuotaPeriod::Month, clock);
+    assert_eq!(check(&p, identity(Some("a"), Some("t1"))).await.0, 200);
+    assert_eq!(check(&p, identity(Some("b"), Some("t1"))).await.0, 200);
+    assert_eq!(check(&p, identity(Some("c"), Some("t1"))).await.0, 200);
+    assert_eq!(check(&p, identity(Some("a"), Some("t1"))).await.0, 429);
+    assert_eq!(check(&p, identity(Some("a"), Some("t2"))).await.0, 200);
+    for _ in 0..5 {
+        assert_eq!(check(&p, identity(Some("a"), None)).await.0, 200);
+    }
+}
+
+#[tokio::test]
+async fn rolling_periods_are_not_enforced() {
+    let clock = Arc::new(ManualWallClock::at(1_795_353_000));
+    let p = plugin(QuotaScope::Consumer, QuotaPeriod::RollingDay, clock);
+    for _ in 0..10 {
+        assert_eq!(check(&p, identity(Some("acme"), None)).await.0, 200);
+    }
+}
