@@ -37,6 +37,8 @@ pub use limiters::Limiters;
 /// - Refused: `429` problem+json with `Retry-After` (whole seconds, rounded up, at least 1).
 /// - The store cannot decide (Redis down with `on_failure: fail_closed`): `503` problem+json with
 ///   `Retry-After: <store.redis.retry_after>`.
+/// - Then, when the limits allow it, the caller's plan quota ([`quota`], [`RateLimit::check_quota`]):
+///   `429` with `Retry-After` = seconds until the period ends once it is used up.
 pub struct RateLimit {
     limits: LimitSource,
     plans: Arc<HashMap<String, Plan>>,
