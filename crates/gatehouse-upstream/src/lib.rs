@@ -20,9 +20,11 @@ mod client;
 mod cluster;
 mod error;
 mod health;
+pub mod stream;
 
 pub use cluster::{Cluster, Selected, TargetStatus};
 pub use error::{Error, UpstreamError};
+pub use stream::MaybeTlsStream;
 
 /// A boxed, thread-safe error, the error type of [`ProxyBody`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
