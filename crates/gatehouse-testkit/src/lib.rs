@@ -22,11 +22,13 @@
 //!
 //! Panics (e.g. failing to bind a port) are deliberate: this crate is for tests.
 
+pub mod certs;
 mod echo;
 mod failing;
 pub mod gateway;
 pub mod grpc;
 mod health;
+pub mod keys;
 pub mod process;
 pub mod redis;
 mod require;

@@ -8,12 +8,12 @@
 //! Routing is case-sensitive: `/ADMIN` does not match `prefix: /admin` (404 here), so it can
 //! never reach the admin upstream, with or without a key.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use gatehouse_testkit::gateway::{TestGateway, raw_exchange, within};
+use gatehouse_testkit::keys::sha256_hex_via_cli;
 use gatehouse_testkit::{Upstream, require_server, spawn_echo};
 use serde_json::Value;
 
@@ -21,24 +21,6 @@ const RAW_WAIT: Duration = Duration::from_secs(3);
 const ADMIN_KEY: &str = "admin-key-7f3a9c";
 const USER_KEY: &str = "user-key-51bd02";
 const REFUSED_KEY: &str = "refused-secret-key-0d9e44";
-
-/// `printf %s KEY | sha256sum`, the hex part.
-fn sha256sum(key: &str) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run sha256sum");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(key.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
-}
 
 /// Three upstreams: `/admin` (key_auth + rbac `admin.access`), `/public` (no auth), `/me`
 /// (key_auth) and `/anon` (key_auth, anonymous consumer `guest`) share the "public" echo.
@@ -92,8 +74,8 @@ routes:
 "#,
         admin.addr,
         public.addr,
-        sha256sum(ADMIN_KEY),
-        sha256sum(USER_KEY)
+        sha256_hex_via_cli(ADMIN_KEY),
+        sha256_hex_via_cli(USER_KEY)
     );
     Setup {
         gw: TestGateway::start(&yaml).await,

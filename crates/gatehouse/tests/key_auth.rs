@@ -10,29 +10,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use gatehouse_testkit::gateway::{Reply, TestGateway, get, within};
+use gatehouse_testkit::keys::sha256_hex_via_cli;
 use gatehouse_testkit::redis::{RedisServer, spawn_redis};
 use gatehouse_testkit::spawn_echo;
 use serde_json::Value;
 
 const CHALLENGE: &str = "ApiKey realm=\"gatehouse\"";
-
-/// `printf %s KEY | sha256sum`, the hex part.
-fn sha256sum(key: &str) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run sha256sum");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(key.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
-}
 
 async fn start(upstream: SocketAddr, key_auth: &str) -> TestGateway {
     let yaml = format!(
@@ -60,7 +43,7 @@ routes:
     match: {{ path: {{ prefix: /open }} }}
     upstream: backend
 "#,
-        sha256sum("config-key-1")
+        sha256_hex_via_cli("config-key-1")
     );
     TestGateway::start(&yaml).await
 }
@@ -157,7 +140,7 @@ async fn hset(redis: &RedisServer, key: &str, fields: &[(&str, &str)]) {
         .await
         .unwrap();
     let mut cmd = redis::cmd("HSET");
-    cmd.arg(format!("apikey:{}", sha256sum(key)));
+    cmd.arg(format!("apikey:{}", sha256_hex_via_cli(key)));
     for (k, v) in fields {
         cmd.arg(*k).arg(*v);
     }
@@ -172,7 +155,7 @@ async fn del(redis: &RedisServer, key: &str) {
     let _: i64 = within(
         "DEL",
         redis::cmd("DEL")
-            .arg(format!("apikey:{}", sha256sum(key)))
+            .arg(format!("apikey:{}", sha256_hex_via_cli(key)))
             .query_async(&mut con),
     )
     .await
@@ -311,7 +294,7 @@ fn hash_key_matches_sha256sum() {
         assert!(out.status.success());
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
-            format!("{}\n", sha256sum(key))
+            format!("{}\n", sha256_hex_via_cli(key))
         );
 
         let mut child = Command::new(bin)
@@ -325,7 +308,7 @@ fn hash_key_matches_sha256sum() {
         assert!(out.status.success());
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
-            format!("{}\n", sha256sum(key))
+            format!("{}\n", sha256_hex_via_cli(key))
         );
     }
 }

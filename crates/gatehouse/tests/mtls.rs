@@ -15,7 +15,8 @@ use serde_json::Value;
 #[path = "mtls/certs.rs"]
 mod certs;
 
-use certs::{SPIFFE, make_certs, run};
+use certs::{SPIFFE, make_certs};
+use gatehouse_testkit::certs::run_bounded;
 
 async fn setup() -> Option<(PathBuf, gatehouse_testkit::Upstream)> {
     if !(require_server("openssl") && require_server("curl")) {
@@ -133,7 +134,7 @@ async fn curl(
         cmd.args(["-H", h]);
     }
     cmd.arg(format!("https://gw.test:{port}{path}"));
-    let out = run(cmd).await;
+    let out = run_bounded(cmd).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let (rest, code) = stdout.rsplit_once('\n').unwrap_or(("", &stdout));
@@ -168,7 +169,7 @@ async fn s_client_tls12(dir: &Path, addr: SocketAddr, stem: &str) -> String {
         "-key",
         &format!("{stem}.key"),
     ]);
-    let out = run(cmd).await;
+    let out = run_bounded(cmd).await;
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -4,31 +4,12 @@
 //!
 //! Key hashes are computed with `sha256sum` (coreutils), not with the gateway's own code.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gatehouse_testkit::gateway::{Reply, TestGateway, get, within};
+use gatehouse_testkit::keys::sha256_hex_via_cli;
 use gatehouse_testkit::spawn_echo;
-
-/// `printf %s KEY | sha256sum`, the hex part.
-fn sha256sum(key: &str) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run sha256sum");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(key.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
-}
 
 /// A gateway with an admin listener (token `secret`), plan `metered` (3 requests per day per
 /// consumer), consumers alice and bob (metered) and carol (no plan), route `/q`.
@@ -60,9 +41,9 @@ routes:
       - key_auth: {{}}
       - rate_limit: {{ limits: plan, key: [consumer] }}
 "#,
-        sha256sum("alice-key"),
-        sha256sum("bob-key"),
-        sha256sum("carol-key"),
+        sha256_hex_via_cli("alice-key"),
+        sha256_hex_via_cli("bob-key"),
+        sha256_hex_via_cli("carol-key"),
     );
     TestGateway::start(&yaml).await
 }

@@ -4,30 +4,12 @@
 //!
 //! Key hashes are computed with `sha256sum` (coreutils), not with the gateway's own code.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use gatehouse_testkit::gateway::{Reply, TestGateway, get, within};
+use gatehouse_testkit::keys::sha256_hex_via_cli;
 use gatehouse_testkit::{require_server, spawn_echo};
-
-/// `printf %s KEY | sha256sum`, the hex part.
-fn sha256sum(key: &str) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run sha256sum");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(key.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
-}
 
 /// A gateway in front of `upstream` with `store` (YAML, may be empty), consumers alice and bob
 /// (free), carol (pro), dave (enterprise), guest (no plan; the anonymous consumer of `/plan`), and
@@ -36,7 +18,7 @@ fn sha256sum(key: &str) -> String {
 /// - `/keyed`: key_auth, 3 per minute per consumer;
 /// - `/plan`: key_auth (anonymous: guest), the consumer's plan, fallback 1 per minute.
 async fn start(upstream: SocketAddr, store: &str) -> TestGateway {
-    let key = |k: &str| sha256sum(k);
+    let key = |k: &str| sha256_hex_via_cli(k);
     let yaml = format!(
         r#"listeners:
   - name: public

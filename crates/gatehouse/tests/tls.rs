@@ -4,81 +4,16 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use gatehouse_testkit::certs::{make_key_and_csr, make_self_signed_ca, openssl, run_bounded};
 use gatehouse_testkit::gateway::{TestGateway, get, scratch_dir};
 use gatehouse_testkit::{free_port, require_server, spawn_echo};
 
-/// Runs `cmd` with stdin closed, killing it after 15 s; returns its output.
-async fn run(mut cmd: Command) -> Output {
-    let shown = format!("{cmd:?}");
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{shown}: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if child.try_wait().expect("try_wait").is_some() {
-                return child.wait_with_output().expect("output");
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!(
-                    "{shown} hung:\n{}\n{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    })
-    .await
-    .expect("blocking task")
-}
-
-async fn openssl(dir: &Path, args: &[&str]) {
-    let mut cmd = Command::new("openssl");
-    cmd.current_dir(dir).args(args);
-    let out = run(cmd).await;
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A CA and two leaf certificates (`a.test`, `b.test`, EC P-256) signed by it, in `dir`.
 async fn make_certs(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Gatehouse Test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    )
-    .await;
+    make_self_signed_ca(dir, "ca", "2", "/CN=Gatehouse Test CA").await;
     for name in ["a.test", "b.test"] {
         let stem = &name[..1];
         let ext = dir.join(format!("{stem}.ext"));
@@ -89,25 +24,7 @@ async fn make_certs(dir: &Path) {
             ),
         )
         .unwrap();
-        openssl(
-            dir,
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &format!("{stem}.key"),
-                "-out",
-                &format!("{stem}.csr"),
-                "-subj",
-                &format!("/CN={name}"),
-            ],
-        )
-        .await;
+        make_key_and_csr(dir, stem, name).await;
         openssl(
             dir,
             &[
@@ -150,7 +67,7 @@ async fn s_client(addr: SocketAddr, extra: &[&str]) -> Handshake {
     let mut cmd = Command::new("openssl");
     cmd.args(["s_client", "-connect", &addr.to_string()])
         .args(extra);
-    let out = run(cmd).await;
+    let out = run_bounded(cmd).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let output = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let subject = stdout
@@ -270,7 +187,7 @@ async fn alpn_h2_and_http11_proxied_with_forwarded_proto() {
             "\n%{http_code} %{http_version}",
             &format!("https://a.test:{port}/x"),
         ]);
-        let out = run(cmd).await;
+        let out = run_bounded(cmd).await;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),

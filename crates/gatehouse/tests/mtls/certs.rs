@@ -1,77 +1,15 @@
-//! Certificates for the mTLS tests, made with the `openssl` CLI, and a bounded process runner.
+//! Certificates for the mTLS tests, made with the `openssl` CLI (through `gatehouse_testkit::certs`).
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+
+use gatehouse_testkit::certs::{make_key_and_csr, make_self_signed_ca, openssl};
 
 /// The SPIFFE id (URI SAN) of the `good` client certificate.
 pub const SPIFFE: &str = "spiffe://acme.test/ns/a/sa/b";
 
-/// Runs `cmd` with stdin closed, killing it after 15 s.
-pub async fn run(mut cmd: Command) -> Output {
-    let shown = format!("{cmd:?}");
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{shown}: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if child.try_wait().expect("try_wait").is_some() {
-                return child.wait_with_output().expect("output");
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!("{shown} hung:\n{}", String::from_utf8_lossy(&out.stderr));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    })
-    .await
-    .expect("blocking task")
-}
-
-async fn openssl(dir: &Path, args: &[&str]) {
-    let mut cmd = Command::new("openssl");
-    cmd.current_dir(dir).args(args);
-    let out = run(cmd).await;
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A self-signed CA `{name}.pem` / `{name}.key`, with an `openssl ca` database `{name}-db/`.
 async fn make_ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "3",
-            "-subj",
-            &format!("/CN=Gatehouse {name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    )
-    .await;
+    make_self_signed_ca(dir, name, "3", &format!("/CN=Gatehouse {name}")).await;
     let db = dir.join(format!("{name}-db"));
     std::fs::create_dir_all(db.join("new")).unwrap();
     std::fs::write(db.join("index.txt"), "").unwrap();
@@ -90,25 +28,7 @@ async fn make_ca(dir: &Path, name: &str) {
 /// (`YYYYMMDDHHMMSSZ`), with the extensions `ext` (one per line).
 async fn make_leaf(dir: &Path, ca: &str, stem: &str, cn: &str, ext: &str, start: &str, end: &str) {
     std::fs::write(dir.join(format!("{stem}.ext")), ext).unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{stem}.key"),
-            "-out",
-            &format!("{stem}.csr"),
-            "-subj",
-            &format!("/CN={cn}"),
-        ],
-    )
-    .await;
+    make_key_and_csr(dir, stem, cn).await;
     openssl(
         dir,
         &[
