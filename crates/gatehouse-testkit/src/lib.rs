@@ -30,6 +30,7 @@ pub mod grpc;
 mod health;
 pub mod keys;
 pub mod process;
+pub mod raw;
 pub mod redis;
 mod require;
 mod reset;

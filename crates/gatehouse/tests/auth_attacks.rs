@@ -9,11 +9,11 @@
 //! never reach the admin upstream, with or without a key.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use gatehouse_testkit::gateway::{TestGateway, raw_exchange, within};
 use gatehouse_testkit::keys::sha256_hex_via_cli;
+use gatehouse_testkit::raw::{body_of, curl_as_is, status_of};
 use gatehouse_testkit::{Upstream, require_server, spawn_echo};
 use serde_json::Value;
 
@@ -84,19 +84,6 @@ routes:
     }
 }
 
-/// Status code of the first response in a raw exchange (0 when nothing came back).
-fn status_of(raw: &str) -> u16 {
-    raw.strip_prefix("HTTP/1.1 ")
-        .and_then(|s| s.get(..3))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The body of the first response (everything after the head).
-fn body_of(raw: &str) -> &str {
-    raw.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-}
-
 /// A raw `GET target` with the given header lines (each without CRLF), `Connection: close` last
 /// unless a `Connection` line is among them.
 async fn raw_get(addr: SocketAddr, target: &str, lines: &[&str]) -> String {
@@ -113,32 +100,6 @@ async fn raw_get(addr: SocketAddr, target: &str, lines: &[&str]) -> String {
     }
     req.push_str("\r\n");
     within("raw", raw_exchange(addr, req.as_bytes(), RAW_WAIT)).await
-}
-
-/// GET with curl `--path-as-is`; returns (status, body).
-async fn curl_as_is(url: String) -> (u16, String) {
-    let out = within(
-        "curl",
-        tokio::task::spawn_blocking(move || {
-            Command::new("curl")
-                .args([
-                    "-sS",
-                    "--max-time",
-                    "10",
-                    "--path-as-is",
-                    "-w",
-                    "\n%{http_code}",
-                    &url,
-                ])
-                .output()
-                .expect("run curl")
-        }),
-    )
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').expect("curl output");
-    (code.parse().expect("status"), body.to_owned())
 }
 
 /// Every value the echo saw for `name` (lower-case).

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gatehouse_testkit::gateway::{TestGateway, raw_exchange, within};
+use gatehouse_testkit::raw::{body_of, curl_as_is, status_of};
 use gatehouse_testkit::{Upstream, require_server, spawn_echo};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
@@ -23,50 +24,11 @@ async fn start() -> (TestGateway, Upstream, Upstream) {
     (TestGateway::start(&yaml).await, admin, public)
 }
 
-/// Status code of the first response in a raw exchange (0 when nothing came back).
-fn status_of(raw: &str) -> u16 {
-    raw.strip_prefix("HTTP/1.1 ")
-        .and_then(|s| s.get(..3))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The body of the first response (everything after the head).
-fn body_of(raw: &str) -> &str {
-    raw.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-}
-
 async fn raw_get(addr: SocketAddr, target: &[u8]) -> String {
     let mut req = b"GET ".to_vec();
     req.extend_from_slice(target);
     req.extend_from_slice(b" HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n");
     within("raw", raw_exchange(addr, &req, RAW_WAIT)).await
-}
-
-/// GET with curl `--path-as-is`; returns (status, body).
-async fn curl_as_is(url: String) -> (u16, String) {
-    let out = within(
-        "curl",
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new("curl")
-                .args([
-                    "-sS",
-                    "--max-time",
-                    "10",
-                    "--path-as-is",
-                    "-w",
-                    "\n%{http_code}",
-                    &url,
-                ])
-                .output()
-                .expect("run curl")
-        }),
-    )
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').expect("curl output");
-    (code.parse().expect("status"), body.to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
