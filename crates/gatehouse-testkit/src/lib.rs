@@ -37,6 +37,7 @@ mod reset;
 mod slow;
 mod upstream;
 mod websocket;
+pub mod yaml;
 
 pub use echo::{BIG_CHUNK, spawn_echo, spawn_h2_echo};
 pub use failing::spawn_failing;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use gatehouse_testkit::gateway::{TestGateway, raw_exchange, within};
 use gatehouse_testkit::keys::sha256_hex_via_cli;
 use gatehouse_testkit::raw::{body_of, curl_as_is, status_of};
+use gatehouse_testkit::yaml::PUBLIC_LISTENER_NO_ADMIN;
 use gatehouse_testkit::{Upstream, require_server, spawn_echo};
 use serde_json::Value;
 
@@ -34,14 +35,7 @@ async fn start(identity: &str) -> Setup {
     let admin = spawn_echo().await;
     let public = spawn_echo().await;
     let yaml = format!(
-        r#"listeners:
-  - name: public
-    address: 127.0.0.1:0
-admin:
-  enabled: false
-server:
-  watch: false
-{identity}upstreams:
+        r#"{PUBLIC_LISTENER_NO_ADMIN}{identity}upstreams:
   admin:
     targets: ["{}"]
   public:

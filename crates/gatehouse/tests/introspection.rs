@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use gatehouse_testkit::gateway::{Reply, TestGateway, get, within};
+use gatehouse_testkit::yaml::PUBLIC_LISTENER_NO_ADMIN;
 use gatehouse_testkit::{require_server, spawn_echo};
 use serde_json::Value;
 
@@ -20,14 +21,7 @@ use idp::Mode;
 /// `oauth2_introspection` (extra settings `extra`, e.g. `, timeout: 300ms`), and `/open` with anonymous fallback to `guest`.
 async fn start(upstream: SocketAddr, endpoint: &str, extra: &str) -> TestGateway {
     let yaml = format!(
-        r#"listeners:
-  - name: public
-    address: 127.0.0.1:0
-admin:
-  enabled: false
-server:
-  watch: false
-upstreams:
+        r#"{PUBLIC_LISTENER_NO_ADMIN}upstreams:
   backend:
     targets: ["{upstream}"]
 consumers:

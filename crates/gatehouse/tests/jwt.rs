@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use gatehouse_testkit::gateway::{Reply, TestGateway, get, within};
 use gatehouse_testkit::spawn_echo;
+use gatehouse_testkit::yaml::PUBLIC_LISTENER_NO_ADMIN;
 use serde_json::Value;
 
 #[path = "jwt/support.rs"]
@@ -21,14 +22,7 @@ fn yaml(upstream: SocketAddr, m: &Value, jwks_url: &str, refresh: &str) -> Strin
     // A JSON string is a valid YAML double-quoted scalar: the PEM keeps its line breaks.
     let other_pem = serde_json::to_string(m["other_pem"].as_str().unwrap()).unwrap();
     format!(
-        r#"listeners:
-  - name: public
-    address: 127.0.0.1:0
-admin:
-  enabled: false
-server:
-  watch: false
-identity:
+        r#"{PUBLIC_LISTENER_NO_ADMIN}identity:
   claim_headers: {{ email: x-user-email }}
 upstreams:
   backend:

@@ -13,20 +13,14 @@ use gatehouse_testkit::gateway::{Reply, TestGateway, get, within};
 use gatehouse_testkit::keys::sha256_hex_via_cli;
 use gatehouse_testkit::redis::{RedisServer, spawn_redis};
 use gatehouse_testkit::spawn_echo;
+use gatehouse_testkit::yaml::PUBLIC_LISTENER_NO_ADMIN;
 use serde_json::Value;
 
 const CHALLENGE: &str = "ApiKey realm=\"gatehouse\"";
 
 async fn start(upstream: SocketAddr, key_auth: &str) -> TestGateway {
     let yaml = format!(
-        r#"listeners:
-  - name: public
-    address: 127.0.0.1:0
-admin:
-  enabled: false
-server:
-  watch: false
-upstreams:
+        r#"{PUBLIC_LISTENER_NO_ADMIN}upstreams:
   backend:
     targets: ["{upstream}"]
 consumer_groups:

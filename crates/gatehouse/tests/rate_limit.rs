@@ -9,6 +9,7 @@ use std::process::Command;
 
 use gatehouse_testkit::gateway::{Reply, TestGateway, get, within};
 use gatehouse_testkit::keys::sha256_hex_via_cli;
+use gatehouse_testkit::yaml::PUBLIC_LISTENER_NO_ADMIN;
 use gatehouse_testkit::{require_server, spawn_echo};
 
 /// A gateway in front of `upstream` with `store` (YAML, may be empty), consumers alice and bob
@@ -20,14 +21,7 @@ use gatehouse_testkit::{require_server, spawn_echo};
 async fn start(upstream: SocketAddr, store: &str) -> TestGateway {
     let key = |k: &str| sha256_hex_via_cli(k);
     let yaml = format!(
-        r#"listeners:
-  - name: public
-    address: 127.0.0.1:0
-admin:
-  enabled: false
-server:
-  watch: false
-{store}
+        r#"{PUBLIC_LISTENER_NO_ADMIN}{store}
 upstreams:
   backend:
     targets: ["{upstream}"]
@@ -261,14 +255,7 @@ async fn start_redis(
     per: &str,
 ) -> TestGateway {
     let yaml = format!(
-        r#"listeners:
-  - name: public
-    address: 127.0.0.1:0
-admin:
-  enabled: false
-server:
-  watch: false
-store:
+        r#"{PUBLIC_LISTENER_NO_ADMIN}store:
   redis: {{ url: "{redis_url}", timeout: 50ms, on_failure: {on_failure}, retry_after: 2s }}
 upstreams:
   backend:
