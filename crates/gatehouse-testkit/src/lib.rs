@@ -19,6 +19,9 @@
 //! Clients: [`grpc_say`], [`grpc_count`], [`ws_roundtrip`]. For tests that need
 //! an external program: [`require_server`]. For the `gatehouse` binary itself:
 //! [`process::GatehouseProcess`]. A real `redis-server`: [`redis::spawn_redis`].
+//! Helpers backed by independent CLI tools: [`keys::sha256_hex_via_cli`] (`sha256sum`),
+//! [`certs`] (`openssl`), [`raw::curl_as_is`] (`curl`); raw-response readers in [`raw`]; shared
+//! config YAML in [`yaml`].
 //!
 //! Panics (e.g. failing to bind a port) are deliberate: this crate is for tests.
 
