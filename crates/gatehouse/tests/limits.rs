@@ -254,3 +254,82 @@ async fn connections_over_the_cap_wait_for_a_free_slot() {
     assert_eq!(echo.hits(), 3);
     drop(second);
 }
+
+/// An upstream that holds each request for `hold` and records the most requests it ever had in
+/// flight at once.
+async fn spawn_concurrency_probe(
+    hold: Duration,
+) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let max_seen = Arc::new(AtomicUsize::new(0));
+    let max = max_seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (in_flight, max) = (in_flight.clone(), max.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| {
+                    let (in_flight, max) = (in_flight.clone(), max.clone());
+                    async move {
+                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        max.fetch_max(now, Ordering::SeqCst);
+                        tokio::time::sleep(hold).await;
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            http_body_util::Full::new(bytes::Bytes::from_static(b"ok")),
+                        ))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, max_seen)
+}
+
+/// Sends `n` concurrent requests over ONE h2c connection; returns the upstream's peak concurrency.
+async fn peak_concurrency_over_one_h2_connection(max_streams: u32, n: usize) -> usize {
+    let (upstream, max_seen) = spawn_concurrency_probe(Duration::from_millis(300)).await;
+    let yaml = format!(
+        "listeners:\n  - name: public\n    address: 127.0.0.1:0\n    limits: {{ http2_max_concurrent_streams: {max_streams} }}\nadmin:\n  enabled: false\nserver:\n  watch: false\nupstreams:\n  backend:\n    targets: [\"{upstream}\"]\nroutes:\n  - name: all\n    match: {{ path: {{ prefix: / }} }}\n    upstream: backend\n"
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            .pool_max_idle_per_host(1)
+            .build_http();
+    // One request first, so that the connection (and the server's SETTINGS) exists before the burst.
+    let first = within("warm-up", client.get(gw.url("/warm").parse().unwrap())).await;
+    assert_eq!(first.unwrap().status(), 200);
+    max_seen.store(0, std::sync::atomic::Ordering::SeqCst);
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let client = client.clone();
+        let uri: hyper::Uri = gw.url(&format!("/r{i}")).parse().unwrap();
+        tasks.push(tokio::spawn(async move {
+            client.get(uri).await.map(|r| r.status())
+        }));
+    }
+    for t in tasks {
+        let status = within("h2 request", t).await.unwrap().unwrap();
+        assert_eq!(status, 200);
+    }
+    max_seen.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_max_concurrent_streams_is_enforced_per_connection() {
+    // The listener advertises SETTINGS_MAX_CONCURRENT_STREAMS; a client on one connection can
+    // only have that many requests in flight through the gateway.
+    assert_eq!(peak_concurrency_over_one_h2_connection(1, 4).await, 1);
+    assert!(peak_concurrency_over_one_h2_connection(8, 4).await >= 2);
+}
