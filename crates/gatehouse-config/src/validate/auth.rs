@@ -547,27 +547,17 @@ const REFRESH_KEYS: &[&str] = &[
 fn jwt_keys(cx: &mut Ctx, node: &Node, path: &str) -> Option<JwtKeys> {
     let allowed: Vec<&str> = KEY_SOURCES.iter().chain(REFRESH_KEYS).copied().collect();
     let obj = Obj::new(cx, node, path, &allowed)?;
-    let given: Vec<&str> = KEY_SOURCES
-        .iter()
-        .copied()
-        .filter(|k| obj.get(k).is_some())
-        .collect();
-    let [kind] = given.as_slice() else {
-        cx.error_hint(
-            node,
-            path,
-            "`keys` needs exactly one of `jwks_url`, `discovery`, `inline`, `secret`",
-            "e.g. `keys: { jwks_url: \"https://idp.example.com/.well-known/jwks.json\" }`",
-        );
-        return None;
-    };
-    let n = obj.get(kind)?;
-    let p = obj.at(kind);
-    match *kind {
+    let (kind, n, p) = obj.exactly_one(
+        cx,
+        KEY_SOURCES,
+        "`keys` needs exactly one of `jwks_url`, `discovery`, `inline`, `secret`",
+        "e.g. `keys: { jwks_url: \"https://idp.example.com/.well-known/jwks.json\" }`",
+    )?;
+    match kind {
         "jwks_url" | "discovery" => {
             let url = super::scalar::http_url(cx, n, &p);
             let source = jwks_source(cx, &obj, url?)?;
-            Some(if *kind == "jwks_url" {
+            Some(if kind == "jwks_url" {
                 JwtKeys::Jwks(source)
             } else {
                 JwtKeys::Discovery(source)
@@ -586,7 +576,7 @@ fn jwt_keys(cx: &mut Ctx, node: &Node, path: &str) -> Option<JwtKeys> {
                     ok = false;
                 }
             }
-            let keys = if *kind == "inline" {
+            let keys = if kind == "inline" {
                 inline_keys(cx, n, &p).map(JwtKeys::Inline)
             } else {
                 secret(cx, n, &p).map(JwtKeys::Secret)

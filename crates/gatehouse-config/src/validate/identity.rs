@@ -409,25 +409,15 @@ fn certificate_identity(
 ) -> Option<CertificateIdentity> {
     const KINDS: &[&str] = &["cn", "dns", "uri"];
     let obj = Obj::new(cx, node, path, KINDS)?;
-    let given: Vec<&str> = KINDS
-        .iter()
-        .copied()
-        .filter(|k| obj.get(k).is_some())
-        .collect();
-    let [kind] = given.as_slice() else {
-        cx.error_hint(
-            node,
-            path,
-            "a certificate identity needs exactly one of `cn`, `dns`, `uri`",
-            "e.g. `{ cn: acme-client }` or `{ uri: \"spiffe://example.org/ns/a/sa/b\" }`",
-        );
-        return None;
-    };
-    let n = obj.get(kind)?;
-    let p = obj.at(kind);
+    let (kind, n, p) = obj.exactly_one(
+        cx,
+        KINDS,
+        "a certificate identity needs exactly one of `cn`, `dns`, `uri`",
+        "e.g. `{ cn: acme-client }` or `{ uri: \"spiffe://example.org/ns/a/sa/b\" }`",
+    )?;
     let value = non_empty(cx, n, &p)?;
     let value = value.trim().to_owned();
-    let identity = match *kind {
+    let identity = match kind {
         "cn" => CertificateIdentity::CommonName(value),
         "dns" => CertificateIdentity::DnsSan(value.to_ascii_lowercase()),
         _ => {

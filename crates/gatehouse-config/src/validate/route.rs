@@ -186,23 +186,13 @@ fn path_match(cx: &mut Ctx, node: &Node, path: &str) -> Option<PathMatch> {
         return url_path(cx, node, path).map(PathMatch::Prefix);
     }
     let obj = Obj::new(cx, node, path, PATH_KINDS)?;
-    let given: Vec<&str> = PATH_KINDS
-        .iter()
-        .copied()
-        .filter(|k| obj.get(k).is_some())
-        .collect();
-    let [kind] = given.as_slice() else {
-        cx.error_hint(
-            node,
-            path,
-            "a path condition needs exactly one of `prefix`, `exact`, `template`, `regex`",
-            "e.g. `path: { prefix: /api }`",
-        );
-        return None;
-    };
-    let n = obj.get(kind)?;
-    let p = obj.at(kind);
-    match *kind {
+    let (kind, n, p) = obj.exactly_one(
+        cx,
+        PATH_KINDS,
+        "a path condition needs exactly one of `prefix`, `exact`, `template`, `regex`",
+        "e.g. `path: { prefix: /api }`",
+    )?;
+    match kind {
         "prefix" => url_path(cx, n, &p).map(PathMatch::Prefix),
         "exact" => url_path(cx, n, &p).map(PathMatch::Exact),
         "template" => {

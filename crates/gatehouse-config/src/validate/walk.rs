@@ -69,6 +69,27 @@ impl<'n> Obj<'n> {
         value
     }
 
+    /// The one key of `kinds` present in this mapping, with its value and key path. Reports
+    /// `message` (with `hint`) when none or several are present.
+    pub(crate) fn exactly_one<'k>(
+        &self,
+        cx: &mut Ctx,
+        kinds: &[&'k str],
+        message: &str,
+        hint: &str,
+    ) -> Option<(&'k str, &'n Node, String)> {
+        let given: Vec<&'k str> = kinds
+            .iter()
+            .copied()
+            .filter(|k| self.get(k).is_some())
+            .collect();
+        let [kind] = given.as_slice() else {
+            cx.error_hint(self.node, &self.path, message, hint);
+            return None;
+        };
+        Some((kind, self.get(kind)?, self.at(kind)))
+    }
+
     /// Key path of `key` in this mapping.
     pub(crate) fn at(&self, key: &str) -> String {
         join(&self.path, key)
