@@ -13,8 +13,12 @@ use regex::Regex;
 
 mod auth;
 mod limits;
+mod observe;
+mod resilience;
 pub use auth::*;
 pub use limits::*;
+pub use observe::*;
+pub use resilience::*;
 
 /// A whole, validated configuration.
 #[derive(Debug, Clone)]
@@ -41,6 +45,10 @@ pub struct Config {
     pub plans: Vec<Plan>,
     /// Shared-state store (`store:`).
     pub store: StoreConfig,
+    /// Usage metering for billing (`usage:`).
+    pub usage: UsageMetering,
+    /// Metrics, tracing and access log (`observability:`).
+    pub observability: Observability,
     /// Where this configuration came from and its content hash.
     pub meta: ConfigMeta,
 }
@@ -67,6 +75,8 @@ pub struct Server {
     pub worker_threads: Option<usize>,
     /// Watch the config files and reload on change. Default true.
     pub watch: bool,
+    /// Gateway-wide load shedding (`server.load_shedding`).
+    pub load_shedding: LoadShedding,
 }
 
 impl Default for Server {
@@ -77,6 +87,7 @@ impl Default for Server {
             via: "gatehouse".to_owned(),
             worker_threads: None,
             watch: true,
+            load_shedding: LoadShedding::default(),
         }
     }
 }
@@ -191,6 +202,8 @@ pub struct Upstream {
     pub tls: Option<UpstreamTls>,
     /// Connection pool limits.
     pub pool: Pool,
+    /// Retries, circuit breaking and bulkheads towards this cluster.
+    pub resilience: UpstreamResilience,
 }
 
 /// One target of a cluster.
@@ -370,6 +383,8 @@ pub struct Route {
     pub plugins: Vec<PluginSpec>,
     /// How the route's authentication plugins combine; `None` = `any_of`, no anonymous access.
     pub auth: Option<RouteAuth>,
+    /// Per-route timeouts, bulkhead and mirroring.
+    pub resilience: RouteResilience,
 }
 
 /// Match conditions of a route.

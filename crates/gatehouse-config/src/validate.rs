@@ -279,6 +279,8 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
         consumers,
         plans,
         store: store.unwrap_or_default(),
+        usage: Default::default(),
+        observability: Default::default(),
         meta,
     };
     let mut admin = listener::admin(cx, None, "admin");

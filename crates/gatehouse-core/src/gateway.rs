@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use gatehouse_config::Config;
+use gatehouse_metrics::Registry;
 use tokio::sync::{mpsc, watch};
 
 use crate::Error;
@@ -19,6 +20,7 @@ pub(crate) struct Shared {
     version: AtomicU64,
     reload_lock: std::sync::Mutex<()>,
     started: Instant,
+    metrics: Arc<Registry>,
 }
 
 /// A running gateway. Cheap to clone.
@@ -34,12 +36,14 @@ impl Gateway {
     /// Compiles `config`, binds every listener and starts serving.
     pub async fn start(config: Config) -> Result<Gateway, Error> {
         let listeners = config.listeners.clone();
-        let snapshot = Snapshot::build(config, None, 1)?;
+        let metrics = Arc::new(Registry::new());
+        let snapshot = Snapshot::build(config, None, 1, &metrics)?;
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
             version: AtomicU64::new(1),
             reload_lock: std::sync::Mutex::new(()),
             started: Instant::now(),
+            metrics,
         });
         let mut bound = Vec::with_capacity(listeners.len());
         let mut addrs = Vec::with_capacity(listeners.len());
@@ -85,6 +89,12 @@ impl Gateway {
         self.shared.snapshot.load_full()
     }
 
+    /// The metrics registry every snapshot of this gateway registers its collectors in; render it
+    /// for `GET /metrics`.
+    pub fn metrics(&self) -> &Arc<Registry> {
+        &self.shared.metrics
+    }
+
     /// Time since start.
     pub fn uptime(&self) -> Duration {
         self.shared.started.elapsed()
@@ -104,7 +114,7 @@ impl Gateway {
             tracing::warn!("listener settings changed: they take effect after a restart");
         }
         let version = self.shared.version.load(Ordering::Acquire) + 1;
-        let next = Snapshot::build(config, Some(&current), version)?;
+        let next = Snapshot::build(config, Some(&current), version, &self.shared.metrics)?;
         self.shared.snapshot.store(Arc::new(next));
         self.shared.version.store(version, Ordering::Release);
         Ok(version)

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use gatehouse_config::Config;
 use gatehouse_config::model::StoreConfig;
+use gatehouse_metrics::Registry;
 use gatehouse_plugins::builtin::BuildContext;
 use gatehouse_plugins::builtin::rate_limit::Limiters;
 use gatehouse_plugins::{Chain, ConsumerRegistry};
@@ -39,6 +40,9 @@ pub struct Snapshot {
     pub(crate) identity: crate::identity::IdentityHeaders,
     /// Rate limiters, carried into the next snapshot so that counters survive reloads.
     pub(crate) limiters: Arc<Limiters>,
+    /// The gateway's metrics registry (the same for every snapshot of one gateway); collectors
+    /// built for this snapshot register here and vanish with it.
+    pub(crate) metrics: Arc<Registry>,
 }
 
 impl Snapshot {
@@ -53,6 +57,7 @@ impl Snapshot {
         config: Config,
         previous: Option<&Snapshot>,
         version: u64,
+        metrics: &Arc<Registry>,
     ) -> Result<Snapshot, Error> {
         let mut clusters = HashMap::with_capacity(config.upstreams.len());
         for upstream in &config.upstreams {
@@ -112,7 +117,13 @@ impl Snapshot {
             global,
             clusters,
             limiters,
+            metrics: metrics.clone(),
         })
+    }
+
+    /// The gateway's metrics registry.
+    pub fn metrics(&self) -> &Arc<Registry> {
+        &self.metrics
     }
 
     /// The upstream clusters by name.

@@ -45,6 +45,7 @@ fn routes(n: usize) -> Vec<Route> {
                 preserve_host: true,
                 plugins: Vec::new(),
                 auth: None,
+                resilience: Default::default(),
             }
         })
         .collect()

@@ -81,6 +81,7 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         preserve_host: preserve_host?,
         plugins,
         auth: auth?,
+        resilience: Default::default(),
     })
 }
 

@@ -144,6 +144,7 @@ fn upstream(cx: &mut Ctx, name: String, node: &Node, path: &str) -> Option<Upstr
         protocol: protocol?,
         tls: tls?,
         pool: pool?,
+        resilience: Default::default(),
     })
 }
 

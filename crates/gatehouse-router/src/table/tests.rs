@@ -25,6 +25,7 @@ fn route(name: &str, path: Option<PathMatch>) -> Route {
         preserve_host: true,
         plugins: Vec::new(),
         auth: None,
+        resilience: Default::default(),
     }
 }
 

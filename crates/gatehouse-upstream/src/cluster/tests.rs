@@ -27,6 +27,7 @@ fn upstream(addresses: &[&str], balance: Balance) -> Upstream {
         protocol: UpstreamProtocol::Http1,
         tls: None,
         pool: Pool::default(),
+        resilience: Default::default(),
     }
 }
 

@@ -119,6 +119,7 @@ pub fn upstream(addresses: &[String]) -> Upstream {
         protocol: UpstreamProtocol::Http1,
         tls: None,
         pool: Pool::default(),
+        resilience: Default::default(),
     }
 }
 

@@ -82,6 +82,7 @@ fn full_config_round_trips_to_the_model() {
             via: "edge".into(),
             worker_threads: Some(2),
             watch: false,
+            load_shedding: Default::default(),
         }
     );
     assert_eq!(
@@ -166,6 +167,7 @@ fn full_config_round_trips_to_the_model() {
             pool: Pool {
                 max_idle_per_target: 8
             },
+            resilience: Default::default(),
         }
     );
     assert_eq!(orders.balance, Balance::LeastRequest);
