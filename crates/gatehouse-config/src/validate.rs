@@ -12,6 +12,7 @@ mod plugin;
 mod route;
 mod scalar;
 mod upstream;
+mod usage;
 mod walk;
 
 use std::collections::HashMap;
@@ -198,6 +199,7 @@ const TOP_KEYS: &[&str] = &[
     "consumers",
     "plans",
     "store",
+    "usage",
 ];
 
 /// Validates the files in order (lists concatenated, upstream maps merged) into a [`Config`].
@@ -267,6 +269,7 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
     let mut server: Option<(Server, Site)> = None;
     let mut identity_site: Option<Site> = None;
     let mut admin_site: Option<Site> = None;
+    let mut usage_site: Option<Site> = None;
     let mut config = Config {
         server: Server::default(),
         listeners: Vec::new(),
@@ -332,6 +335,9 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
         }
         if let Some(node) = root.get("plugins") {
             config.plugins.extend(plugin::plugins(cx, node, "plugins"));
+        }
+        if let Some(node) = root.get("usage") {
+            usage::usage_section(cx, node, "usage", &mut config.usage, &mut usage_site);
         }
     }
     if let Some((value, _)) = server {
