@@ -15,6 +15,7 @@ mod listener;
 mod proxy;
 mod snapshot;
 mod tls;
+mod upstream_call;
 
 pub mod echo;
 pub mod forwarding;

@@ -3,23 +3,23 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use gatehouse_plugins::{Chain, Flow, LogRecord, RequestContext};
 use gatehouse_router::{RouteRequest, host_of, normalize_path};
 use gatehouse_upstream::{ProxyBody, Selected};
 use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use crate::Error;
-use crate::body::{DoneBody, LimitedBody, OnDone, boxed, full};
+use crate::body::{DoneBody, OnDone, boxed, full};
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::listener::{Activity, ConnCtx, ListenerCtx};
 use crate::snapshot::Snapshot;
+use crate::upstream_call::{self, Answer, Call};
 
 /// The body of every response the gateway sends.
 pub type ResponseBody = DoneBody<Finish>;
@@ -252,82 +252,29 @@ async fn forward(
     }
 
     let upgrade = on_upgrade.is_some();
-    let trusted_peer =
-        forwarding::is_trusted(conn.peer.ip(), &snapshot.config.server.trusted_proxies);
     forwarding::strip_hop_by_hop(&mut parts.headers, true, upgrade);
     // After hop-by-hop removal, so that `Connection: x-user-id` cannot remove what we set.
     if let Some(identity) = &cx.identity {
         snapshot.identity.apply(identity, &mut parts.headers);
     }
-    // Picked after the identity headers are set, so `consistent_hash` on `header:x-user-id`
-    // hashes the verified identity, never a client-sent value.
-    let target = entry
-        .cluster
-        .select(&parts, cx.client_ip)
-        .ok_or(Error::NoHealthyTarget)?;
-    let authority_host = parts
-        .uri
-        .authority()
-        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
-    let client_host = host_header.or(authority_host);
-    forwarding::set_forwarded(
-        &mut parts.headers,
-        conn.peer.ip(),
-        trusted_peer,
-        cx.scheme,
-        client_host.as_ref(),
-    );
-    if let Ok(id) = HeaderValue::from_str(&cx.request_id) {
-        parts.headers.insert(&X_REQUEST_ID, id);
-    }
-    snapshot.via.append(&mut parts.headers, parts.version);
-    let host = if entry.preserve_host {
-        client_host
-    } else {
-        HeaderValue::from_str(target.address()).ok()
+    let call = Call {
+        snapshot,
+        conn,
+        entry,
+        chain,
+        upstream_path,
+        host_header,
+        body_limit: limit,
     };
-    if let Some(host) = host {
-        parts.headers.insert(header::HOST, host);
-    }
-    let path_and_query = match parts.uri.query() {
-        Some(q) => format!("{upstream_path}?{q}"),
-        None => upstream_path.to_owned(),
-    };
-    parts.uri =
-        Uri::try_from(path_and_query).map_err(|_| Error::BadRequest("invalid request target"))?;
-    parts.version = match entry.cluster.config().protocol {
-        gatehouse_config::model::UpstreamProtocol::Http1 => Version::HTTP_11,
-        gatehouse_config::model::UpstreamProtocol::Http2 => Version::HTTP_2,
-    };
-    parts.extensions = http::Extensions::new();
-    if let Flow::Respond(r) = chain.on_upstream_request(cx, &mut parts).await? {
-        return Ok(Proxied::local(r));
-    }
-
-    let exceeded = Arc::new(AtomicBool::new(false));
-    let client_failed = Arc::new(AtomicBool::new(false));
-    let body = boxed(LimitedBody::new(
-        body,
-        limit,
-        exceeded.clone(),
-        client_failed.clone(),
-    ));
-    let sent = Instant::now();
-    let result = entry
-        .cluster
-        .send(&target, Request::from_parts(parts, body))
-        .await;
-    let upstream_latency = Some(sent.elapsed());
-    let mut response = match result {
-        Ok(r) => r,
-        Err(_) if exceeded.load(Ordering::Acquire) => return Err(Error::BodyTooLarge),
-        // The client's own body broke (malformed chunk, client gone): not the upstream's fault.
-        Err(_) if client_failed.load(Ordering::Acquire) => {
-            return Err(Error::BadRequest("malformed request body"));
-        }
-        Err(e) if e.is_timeout() => return Err(Error::UpstreamTimeout),
-        Err(e) => return Err(Error::Upstream(e)),
-    };
+    let (mut response, target, upstream_latency) =
+        match upstream_call::call(call, cx, parts, body).await? {
+            Answer::Local(r) => return Ok(Proxied::local(r)),
+            Answer::Upstream {
+                response,
+                target,
+                latency,
+            } => (response, target, Some(latency)),
+        };
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(downstream) = on_upgrade {
             // What follows on the client connection is no longer HTTP/1.

@@ -1,0 +1,150 @@
+//! The upstream call: from target selection to the upstream's response head.
+//!
+//! `proxy::forward` runs the access phase and prepares the request, then hands it to [`call`],
+//! which picks a target, finishes the upstream request head (forwarding headers, `Host`, path,
+//! version), runs the `on_upstream_request` phase, sends the request with its size-limited body
+//! over the cluster's pooled client and maps send errors to the data plane's [`Error`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gatehouse_config::model::UpstreamProtocol;
+use gatehouse_plugins::{Chain, Flow, RequestContext};
+use gatehouse_upstream::Selected;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+
+use crate::Error;
+use crate::body::{LimitedBody, boxed};
+use crate::forwarding::{self, X_REQUEST_ID};
+use crate::listener::ConnCtx;
+use crate::snapshot::{RouteEntry, Snapshot};
+
+/// Everything about the request's route and connection that the upstream call needs.
+pub(crate) struct Call<'a> {
+    /// The snapshot the request runs under.
+    pub(crate) snapshot: &'a Snapshot,
+    /// The client connection.
+    pub(crate) conn: &'a ConnCtx,
+    /// The matched route.
+    pub(crate) entry: &'a RouteEntry,
+    /// The route's plugin chain.
+    pub(crate) chain: &'a Chain,
+    /// The path to send upstream (after the route's rewrite).
+    pub(crate) upstream_path: &'a str,
+    /// The client's `Host` header, if any.
+    pub(crate) host_header: Option<HeaderValue>,
+    /// The maximum request body size in bytes.
+    pub(crate) body_limit: u64,
+}
+
+/// What the upstream call produced.
+pub(crate) enum Answer {
+    /// A plugin answered in the `on_upstream_request` phase; nothing was sent.
+    Local(Response<Bytes>),
+    /// The upstream's response head.
+    Upstream {
+        /// The response, its body still streaming.
+        response: Response<Incoming>,
+        /// The target that answered (kept in flight until the body ends).
+        target: Selected,
+        /// Time from sending the request to the response head.
+        latency: Duration,
+    },
+}
+
+/// Picks a target, finishes the upstream request head, runs `on_upstream_request` and sends the
+/// request. Send errors map to 413 (body over the limit), 400 (the client's body broke), 504
+/// (timeout) or 502 (anything else).
+pub(crate) async fn call(
+    call: Call<'_>,
+    cx: &mut RequestContext,
+    mut parts: http::request::Parts,
+    body: Incoming,
+) -> Result<Answer, Error> {
+    let Call {
+        snapshot,
+        conn,
+        entry,
+        chain,
+        upstream_path,
+        host_header,
+        body_limit,
+    } = call;
+    // Picked after the identity headers are set, so `consistent_hash` on `header:x-user-id`
+    // hashes the verified identity, never a client-sent value.
+    let target = entry
+        .cluster
+        .select(&parts, cx.client_ip)
+        .ok_or(Error::NoHealthyTarget)?;
+    let trusted_peer =
+        forwarding::is_trusted(conn.peer.ip(), &snapshot.config.server.trusted_proxies);
+    let authority_host = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    let client_host = host_header.or(authority_host);
+    forwarding::set_forwarded(
+        &mut parts.headers,
+        conn.peer.ip(),
+        trusted_peer,
+        cx.scheme,
+        client_host.as_ref(),
+    );
+    if let Ok(id) = HeaderValue::from_str(&cx.request_id) {
+        parts.headers.insert(&X_REQUEST_ID, id);
+    }
+    snapshot.via.append(&mut parts.headers, parts.version);
+    let host = if entry.preserve_host {
+        client_host
+    } else {
+        HeaderValue::from_str(target.address()).ok()
+    };
+    if let Some(host) = host {
+        parts.headers.insert(header::HOST, host);
+    }
+    let path_and_query = match parts.uri.query() {
+        Some(q) => format!("{upstream_path}?{q}"),
+        None => upstream_path.to_owned(),
+    };
+    parts.uri =
+        Uri::try_from(path_and_query).map_err(|_| Error::BadRequest("invalid request target"))?;
+    parts.version = match entry.cluster.config().protocol {
+        UpstreamProtocol::Http1 => Version::HTTP_11,
+        UpstreamProtocol::Http2 => Version::HTTP_2,
+    };
+    parts.extensions = http::Extensions::new();
+    if let Flow::Respond(r) = chain.on_upstream_request(cx, &mut parts).await? {
+        return Ok(Answer::Local(r));
+    }
+
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let client_failed = Arc::new(AtomicBool::new(false));
+    let body = boxed(
+        LimitedBody::new(body, body_limit, exceeded.clone(), client_failed.clone())
+            .counting(&entry.metrics),
+    );
+    let sent = Instant::now();
+    let result = entry
+        .cluster
+        .send(&target, Request::from_parts(parts, body))
+        .await;
+    let latency = sent.elapsed();
+    match result {
+        Ok(response) => Ok(Answer::Upstream {
+            response,
+            target,
+            latency,
+        }),
+        Err(_) if exceeded.load(Ordering::Acquire) => Err(Error::BodyTooLarge),
+        // The client's own body broke (malformed chunk, client gone): not the upstream's fault.
+        Err(_) if client_failed.load(Ordering::Acquire) => {
+            Err(Error::BadRequest("malformed request body"))
+        }
+        Err(e) if e.is_timeout() => Err(Error::UpstreamTimeout),
+        Err(e) => Err(Error::Upstream(e)),
+    }
+}
