@@ -199,6 +199,7 @@ impl Authenticator for KeyAuth {
                 if !self.keep_credential {
                     self.strip_credential(req);
                 }
+                req.extensions.insert(PresentedKeyHash(hash));
                 Ok(AuthOutcome::Authenticated(identity))
             }
             Err(failure) => {
@@ -231,6 +232,11 @@ pub fn hash_key(key: &str) -> String {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The SHA-256 (lower-case hex, [`hash_key`]) of the API key an accepted request presented, in the
+/// request's extensions: what `rate_limit`'s `key: [api_key]` counts by (never the raw key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedKeyHash(pub String);
 
 /// The key of an `Authorization: ApiKey <key>` value.
 fn authorization_key(value: &HeaderValue) -> Option<String> {

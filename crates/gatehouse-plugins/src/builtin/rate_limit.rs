@@ -58,6 +58,11 @@ impl std::fmt::Debug for RateLimit {
     }
 }
 
+/// Marks a request already counted against its plan quota (in `cx.extensions`), so that a second
+/// `rate_limit` plugin on the same request does not count it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaCounted;
+
 /// What the limits said about a request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -115,7 +120,13 @@ impl RateLimit {
     /// Counts the request against the identity's plan quota ([`quota`]); `Some` response when it
     /// must be refused (429 over quota, 503 when the store cannot decide). Adds
     /// `X-Quota-Limit`, `X-Quota-Remaining` and `X-Quota-Reset` to every counted response.
+    ///
+    /// A request is counted once, however many `rate_limit` plugins apply to it (e.g. a global
+    /// and a route one): the first to count it marks it in `cx.extensions` ([`QuotaCounted`]).
     pub async fn check_quota(&self, cx: &mut RequestContext) -> Option<Response<Bytes>> {
+        if cx.extensions.get::<QuotaCounted>().is_some() {
+            return None;
+        }
         let identity = cx.identity.as_ref()?;
         let plan = self.plans.get(identity.plan.as_deref()?)?;
         let plan_quota = plan.quota.as_ref()?;
@@ -144,6 +155,7 @@ impl RateLimit {
                 return Some(self.unavailable(cx));
             }
         };
+        cx.extensions.insert(QuotaCounted);
         for (name, value) in [
             ("x-quota-limit", requests),
             ("x-quota-remaining", remaining),

@@ -7,6 +7,7 @@ use http::request;
 use sha2::{Digest, Sha256};
 
 use crate::RequestContext;
+use crate::builtin::key_auth::PresentedKeyHash;
 
 /// Keys longer than this (in bytes) are replaced by the SHA-256 of their parts.
 pub const MAX_KEY_BYTES: usize = 200;
@@ -17,13 +18,19 @@ pub const MAX_KEY_BYTES: usize = 200;
 /// `ip:` prefix of the consumer fallback is not escaped, so no consumer id can collide with it.
 pub fn request_key(parts: &[KeyPart], cx: &RequestContext, req: &request::Parts) -> String {
     let mut key = String::new();
+    let api_key = req.extensions.get::<PresentedKeyHash>();
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             key.push(':');
         }
         let identity = cx.identity.as_ref();
         match part {
-            // The identity carries no API key hash: the consumer the key maps to counts instead.
+            // The presented API key's hash (set by `key_auth`), shortened to 128 bits.
+            KeyPart::ApiKey if let Some(hash) = api_key => {
+                key.push_str("key:");
+                escape_into(&mut key, hash.0.get(..32).unwrap_or(&hash.0));
+            }
+            // Without a presented key (another method authenticated the caller), as `consumer`.
             KeyPart::Consumer | KeyPart::ApiKey => {
                 match identity.and_then(|id| id.consumer_id.as_deref()) {
                     Some(id) => escape_into(&mut key, id),
