@@ -82,7 +82,10 @@ async fn global_and_route_rate_limits_count_the_quota_once() {
         assert_eq!(r.header("x-quota-remaining"), Some(remaining));
     }
     let r = call(&gw, "/q", "alice-key-2").await;
-    assert_eq!(r.status, 429, "the quota is per consumer, over all its keys");
+    assert_eq!(
+        r.status, 429,
+        "the quota is per consumer, over all its keys"
+    );
     assert_eq!(r.header("x-quota-remaining"), Some("0"));
     assert!(r.header("retry-after").is_some());
 }
