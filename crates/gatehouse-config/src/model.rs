@@ -12,10 +12,12 @@ use ipnet::IpNet;
 use regex::Regex;
 
 mod auth;
+mod fault;
 mod limits;
 mod observe;
 mod resilience;
 pub use auth::*;
+pub use fault::*;
 pub use limits::*;
 pub use observe::*;
 pub use resilience::*;
@@ -509,6 +511,8 @@ pub enum PluginConfig {
     Opa(OpaConfig),
     /// `rate_limit`.
     RateLimit(RateLimitConfig),
+    /// `fault_injection`.
+    FaultInjection(FaultInjectionConfig),
 }
 
 impl PluginConfig {
@@ -528,6 +532,7 @@ impl PluginConfig {
             PluginConfig::Rbac(_) => "rbac",
             PluginConfig::Opa(_) => "opa",
             PluginConfig::RateLimit(_) => "rate_limit",
+            PluginConfig::FaultInjection(_) => "fault_injection",
         }
     }
 

@@ -12,6 +12,7 @@ use crate::auth::Authenticator;
 use crate::{ConsumerRegistry, Plugin, Result};
 
 pub mod cors;
+pub mod fault_injection;
 pub mod headers;
 pub mod introspection;
 pub mod ip_restriction;
@@ -49,6 +50,9 @@ pub mod priority {
     pub const RATE_LIMIT: i32 = 7_000;
     /// `request_size_limit`: after authentication and rate limits.
     pub const REQUEST_SIZE_LIMIT: i32 = 4_000;
+    /// `fault_injection`: after authentication, authorization and limits, so that injected
+    /// faults only reach clients that would otherwise be proxied (and are counted by limits).
+    pub const FAULT_INJECTION: i32 = 3_000;
     /// `request_headers`: transforms of the upstream request.
     pub const REQUEST_HEADERS: i32 = 1_000;
     /// `response_headers`: transforms of the response.
@@ -123,5 +127,6 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
         }
         PluginConfig::Rbac(c) => Arc::new(rbac::Rbac::new(c)),
         PluginConfig::Opa(c) => Arc::new(opa::Opa::new(c)?),
+        PluginConfig::FaultInjection(c) => Arc::new(fault_injection::FaultInjection::new(c)),
     }))
 }

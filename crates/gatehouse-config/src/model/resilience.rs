@@ -6,7 +6,11 @@ pub struct UpstreamResilience {}
 
 /// Per-route resilience settings (`routes[].…`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct RouteResilience {}
+pub struct RouteResilience {
+    /// Copies of a share of the route's requests to another cluster (`routes[].mirror`);
+    /// `None` = off.
+    pub mirror: Option<super::MirrorConfig>,
+}
 
 /// Gateway-wide load shedding (`server.load_shedding`); default off.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -33,6 +33,7 @@ pub(crate) const PLUGINS: &[&str] = &[
     "rbac",
     "opa",
     "rate_limit",
+    "fault_injection",
 ];
 
 /// A plugin list; refused items are left out (and reported).
@@ -106,6 +107,9 @@ fn settings_for(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Plu
         }
         "opa" => auth::opa(cx, node, path).map(PluginConfig::Opa),
         "rate_limit" => super::limits::rate_limit(cx, node, path).map(PluginConfig::RateLimit),
+        "fault_injection" => {
+            super::fault::fault_injection(cx, node, path).map(PluginConfig::FaultInjection)
+        }
         _ => request_size_limit(cx, node, path).map(PluginConfig::RequestSizeLimit),
     }
 }

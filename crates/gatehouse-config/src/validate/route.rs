@@ -22,6 +22,7 @@ const KEYS: &[&str] = &[
     "preserve_host",
     "plugins",
     "auth",
+    "mirror",
 ];
 
 /// `routes:`: a list; names unique across all files.
@@ -72,6 +73,9 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         Some(n) => super::identity::route_auth(cx, n, &obj.at("auth")).map(Some),
         None => Some(None),
     };
+    let mirror = obj.get("mirror").map_or(Some(None), |n| {
+        super::mirror::mirror(cx, n, &obj.at("mirror")).map(Some)
+    });
     Some(Route {
         name: name?,
         matcher: matcher?,
@@ -81,11 +85,14 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         preserve_host: preserve_host?,
         plugins,
         auth: auth?,
-        resilience: Default::default(),
+        resilience: crate::model::RouteResilience {
+            mirror: mirror?,
+            ..Default::default()
+        },
     })
 }
 
-fn upstream_ref(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
+pub(super) fn upstream_ref(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
     let name = non_empty(cx, node, path)?;
     if cx.upstream_set.contains(&name) || cx.incomplete {
         return Some(name);
