@@ -5,11 +5,10 @@
 //! `None` for the piece it refused, and the rest goes on being checked.
 
 mod auth;
-mod fault;
+mod breaker;
 mod identity;
 mod limits;
 mod listener;
-mod mirror;
 mod plugin;
 mod route;
 mod scalar;

@@ -22,6 +22,7 @@ pub(crate) fn server(cx: &mut Ctx, node: &Node, path: &str) -> Option<Server> {
         "via",
         "worker_threads",
         "watch",
+        "load_shedding",
     ];
     let obj = Obj::new(cx, node, path, &keys)?;
     let mut server = Server::default();
@@ -61,6 +62,10 @@ pub(crate) fn server(cx: &mut Ctx, node: &Node, path: &str) -> Option<Server> {
     }
     if let Some(n) = obj.get("watch") {
         ok &= set(&mut server.watch, boolean(cx, n, &obj.at("watch")));
+    }
+    if let Some(n) = obj.get("load_shedding") {
+        let p = obj.at("load_shedding");
+        ok &= set(&mut server.load_shedding, super::breaker::load_shedding(cx, n, &p));
     }
     ok.then_some(server)
 }

@@ -22,7 +22,7 @@ const KEYS: &[&str] = &[
     "preserve_host",
     "plugins",
     "auth",
-    "mirror",
+    "bulkhead",
 ];
 
 /// `routes:`: a list; names unique across all files.
@@ -39,6 +39,8 @@ pub(crate) fn routes(cx: &mut Ctx, node: &Node, path: &str) -> Vec<Route> {
     out
 }
 
+// `..Default::default()` stays valid while other files add resilience settings.
+#[allow(clippy::needless_update)]
 fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
     let obj = Obj::new(cx, node, path, KEYS)?;
     let name_node = obj.req(cx, "name");
@@ -73,9 +75,8 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         Some(n) => super::identity::route_auth(cx, n, &obj.at("auth")).map(Some),
         None => Some(None),
     };
-    let mirror = obj.get("mirror").map_or(Some(None), |n| {
-        super::mirror::mirror(cx, n, &obj.at("mirror")).map(Some)
-    });
+    let bulkhead = (obj.get("bulkhead"))
+        .map_or(Some(None), |n| super::breaker::bulkhead(cx, n, &obj.at("bulkhead")));
     Some(Route {
         name: name?,
         matcher: matcher?,
@@ -86,13 +87,13 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         plugins,
         auth: auth?,
         resilience: crate::model::RouteResilience {
-            mirror: mirror?,
+            bulkhead: bulkhead?,
             ..Default::default()
         },
     })
 }
 
-pub(super) fn upstream_ref(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
+fn upstream_ref(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
     let name = non_empty(cx, node, path)?;
     if cx.upstream_set.contains(&name) || cx.incomplete {
         return Some(name);

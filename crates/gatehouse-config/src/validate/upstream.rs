@@ -9,7 +9,7 @@ use health::{health_check, passive};
 use super::Ctx;
 use super::listener::set;
 use super::scalar::{
-    boolean, duration, each, header_name_str, non_empty, string, u32_min, usize_min,
+    boolean, each, header_name_str, non_empty, string, u32_min, usize_min,
 };
 use super::walk::{Obj, closest, join};
 use crate::file::{Kind, Node};
@@ -27,6 +27,9 @@ const KEYS: &[&str] = &[
     "protocol",
     "tls",
     "pool",
+    "circuit_breaker",
+    "bulkhead",
+    "retry",
 ];
 
 /// Pass 1: records every upstream name (unique across files) so routes can reference them.
@@ -64,6 +67,8 @@ pub(crate) fn upstreams(cx: &mut Ctx, node: &Node, path: &str) -> Vec<Upstream> 
     out
 }
 
+// `..Default::default()` stays valid while other files add resilience settings.
+#[allow(clippy::needless_update)]
 fn upstream(cx: &mut Ctx, name: String, node: &Node, path: &str) -> Option<Upstream> {
     if node.is_null() {
         cx.error_hint(
@@ -134,6 +139,14 @@ fn upstream(cx: &mut Ctx, name: String, node: &Node, path: &str) -> Option<Upstr
         }
         Some(pool)
     });
+    let circuit_breaker = obj.get("circuit_breaker").map_or(Some(None), |n| {
+        super::breaker::circuit_breaker(cx, n, &obj.at("circuit_breaker"))
+    });
+    let bulkhead = (obj.get("bulkhead"))
+        .map_or(Some(None), |n| super::breaker::bulkhead(cx, n, &obj.at("bulkhead")));
+    let retry = (obj.get("retry")).map_or(Some((None, None)), |n| {
+        super::resilience::upstream_retry(cx, n, &obj.at("retry"))
+    });
     Some(Upstream {
         name,
         targets: targets?,
@@ -144,7 +157,13 @@ fn upstream(cx: &mut Ctx, name: String, node: &Node, path: &str) -> Option<Upstr
         protocol: protocol?,
         tls: tls?,
         pool: pool?,
-        resilience: Default::default(),
+        resilience: crate::model::UpstreamResilience {
+            retry: retry.clone()?.0,
+            retry_budget: retry?.1,
+            circuit_breaker: circuit_breaker?,
+            bulkhead: bulkhead?,
+            ..Default::default()
+        },
     })
 }
 
@@ -335,19 +354,7 @@ fn hash_key(cx: &mut Ctx, node: &Node, path: &str) -> Option<HashKey> {
 }
 
 fn timeouts(cx: &mut Ctx, node: &Node, path: &str) -> Option<UpstreamTimeouts> {
-    let obj = Obj::new(cx, node, path, &["connect", "request", "idle"])?;
-    let mut t = UpstreamTimeouts::default();
-    let mut ok = true;
-    for (key, slot) in [
-        ("connect", &mut t.connect),
-        ("request", &mut t.request),
-        ("idle", &mut t.idle),
-    ] {
-        if let Some(n) = obj.get(key) {
-            ok &= set(slot, duration(cx, n, &obj.at(key)));
-        }
-    }
-    ok.then_some(t)
+    super::resilience::timeouts(cx, node, path)
 }
 
 fn tls(cx: &mut Ctx, node: &Node, path: &str) -> Option<Option<UpstreamTls>> {
