@@ -319,6 +319,12 @@ pub struct UpstreamTimeouts {
     pub request: Duration,
     /// Pooled idle connections are closed after this. Default 90 s.
     pub idle: Duration,
+    /// Overall bound across all tries and backoffs until a response head (`total`); `None` =
+    /// only the per-try timeout applies. A route's `timeout` overrides it.
+    pub total: Option<Duration>,
+    /// Header carrying the remaining time in milliseconds to the upstream (`deadline_header`);
+    /// `None` = not sent (the default).
+    pub deadline_header: Option<HeaderName>,
 }
 
 impl Default for UpstreamTimeouts {
@@ -327,6 +333,8 @@ impl Default for UpstreamTimeouts {
             connect: Duration::from_secs(5),
             request: Duration::from_secs(60),
             idle: Duration::from_secs(90),
+            total: None,
+            deadline_header: None,
         }
     }
 }

@@ -10,6 +10,7 @@ mod identity;
 mod limits;
 mod listener;
 mod plugin;
+mod resilience;
 mod route;
 mod scalar;
 mod upstream;

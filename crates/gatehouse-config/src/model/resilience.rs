@@ -1,8 +1,15 @@
 //! Resilience settings (issue 5): retries, circuit breakers, bulkheads, load shedding, mirroring.
 
+mod retry;
+pub use retry::*;
+
 /// Retries, circuit breaking and bulkheads towards one upstream cluster (`upstreams.<name>`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpstreamResilience {
+    /// Retries of failed tries (`retry`); `None` = off.
+    pub retry: Option<RetryPolicy>,
+    /// The cluster's retry budget (`retry.budget`); `None` = unlimited.
+    pub retry_budget: Option<RetryBudget>,
     /// Circuit breaker per target and for the whole cluster (`circuit_breaker`); `None` = off.
     pub circuit_breaker: Option<CircuitBreaker>,
     /// Concurrency limit of the cluster (`bulkhead`); `None` = unlimited.
@@ -12,6 +19,11 @@ pub struct UpstreamResilience {
 /// Per-route resilience settings (`routes[].…`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RouteResilience {
+    /// Overall upstream timeout of the route (`routes[].timeout`), overriding the upstream's
+    /// `timeouts.total`; `None` = the upstream's.
+    pub timeout: Option<std::time::Duration>,
+    /// Retry policy replacing the upstream's (`routes[].retry`); `None` = the upstream's.
+    pub retry: Option<RetryPolicy>,
     /// Concurrency limit of the route (`routes[].bulkhead`); `None` = unlimited.
     pub bulkhead: Option<Bulkhead>,
 }

@@ -23,6 +23,8 @@ const KEYS: &[&str] = &[
     "plugins",
     "auth",
     "bulkhead",
+    "timeout",
+    "retry",
 ];
 
 /// `routes:`: a list; names unique across all files.
@@ -77,6 +79,11 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
     };
     let bulkhead = (obj.get("bulkhead"))
         .map_or(Some(None), |n| super::breaker::bulkhead(cx, n, &obj.at("bulkhead")));
+    let timeout = (obj.get("timeout")).map_or(Some(None), |n| {
+        super::resilience::route_timeout(cx, n, &obj.at("timeout"))
+    });
+    let retry = (obj.get("retry"))
+        .map_or(Some(None), |n| super::resilience::route_retry(cx, n, &obj.at("retry")));
     Some(Route {
         name: name?,
         matcher: matcher?,
@@ -87,6 +94,8 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         plugins,
         auth: auth?,
         resilience: crate::model::RouteResilience {
+            timeout: timeout?,
+            retry: retry?,
             bulkhead: bulkhead?,
             ..Default::default()
         },

@@ -115,6 +115,7 @@ pub fn upstream(addresses: &[String]) -> Upstream {
             connect: Duration::from_secs(2),
             request: Duration::from_secs(5),
             idle: Duration::from_secs(90),
+            ..Default::default()
         },
         protocol: UpstreamProtocol::Http1,
         tls: None,

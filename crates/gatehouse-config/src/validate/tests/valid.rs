@@ -157,6 +157,7 @@ fn full_config_round_trips_to_the_model() {
                 connect: Duration::from_secs(1),
                 request: Duration::from_secs(15),
                 idle: Duration::from_secs(90),
+                ..Default::default()
             },
             protocol: UpstreamProtocol::Http2,
             tls: Some(UpstreamTls {
