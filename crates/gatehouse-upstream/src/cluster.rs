@@ -16,6 +16,8 @@ use hyper::body::Incoming;
 use tokio::task::AbortHandle;
 
 use crate::balance::{self, Balancer, TargetSet};
+use crate::breaker::{Admission, CircuitStatus, Circuits, Unavailable};
+use crate::bulkhead::Bulkhead;
 use crate::client::{self, HttpClient};
 use crate::health::active::Checker;
 use crate::{Error, ProxyBody};
@@ -33,6 +35,8 @@ pub struct Cluster {
     client: HttpClient,
     scheme: Scheme,
     checker: Option<AbortHandle>,
+    circuits: Option<Arc<Circuits>>,
+    bulkhead: Option<Bulkhead>,
 }
 
 /// A picked target, counted in flight until this guard is dropped.
@@ -42,6 +46,7 @@ pub struct Cluster {
 pub struct Selected {
     index: usize,
     target: Arc<TargetState>,
+    admission: Option<Admission>,
 }
 
 /// One target's state, for `/status`.
@@ -103,7 +108,11 @@ impl Cluster {
                 Some(checker.spawn(&runtime))
             }
         };
+        let addresses: Vec<String> = cfg.targets.iter().map(|t| t.address.clone()).collect();
         Ok(Arc::new(Cluster {
+            circuits: (cfg.resilience.circuit_breaker.as_ref())
+                .map(|cb| Circuits::new(cb, &cfg.name, &addresses)),
+            bulkhead: cfg.resilience.bulkhead.as_ref().map(Bulkhead::new),
             config: cfg.clone(),
             balancer: balance::build(&cfg.balance, &cfg.targets),
             targets,
@@ -122,7 +131,29 @@ impl Cluster {
     /// in flight on it. For consistent hashing the key comes from the request head, falling back
     /// to `client_ip` when absent. `None` when no target is usable (the data plane answers 503).
     pub fn select(&self, req: &http::request::Parts, client_ip: IpAddr) -> Option<Selected> {
+        self.pick(req, client_ip, None).ok()
+    }
+
+    /// Like [`select`](Self::select), saying why no target can take the request: the cluster's
+    /// circuit breaker or every usable target's is open (with the remaining cool-down), or no
+    /// target is healthy.
+    pub fn try_select(
+        &self,
+        req: &http::request::Parts,
+        client_ip: IpAddr,
+    ) -> Result<Selected, Unavailable> {
         self.pick(req, client_ip, None)
+    }
+
+    /// The cluster's bulkhead (`upstreams.<name>.bulkhead`), if configured: the data plane holds
+    /// one of its permits per request until the response body ends.
+    pub fn bulkhead(&self) -> Option<&Bulkhead> {
+        self.bulkhead.as_ref()
+    }
+
+    /// The circuit breakers' states and transition counts; `None` when `circuit_breaker` is off.
+    pub fn circuit_status(&self) -> Option<CircuitStatus> {
+        self.circuits.as_ref().map(|c| c.status())
     }
 
     /// Like [`select`](Self::select) but avoids `exclude`'s target (for retries). `None` when no
@@ -133,7 +164,7 @@ impl Cluster {
         client_ip: IpAddr,
         exclude: &Selected,
     ) -> Option<Selected> {
-        self.pick(req, client_ip, Some(exclude.index))
+        self.pick(req, client_ip, Some(exclude.index)).ok()
     }
 
     fn pick(
@@ -141,13 +172,19 @@ impl Cluster {
         req: &http::request::Parts,
         client_ip: IpAddr,
         exclude: Option<usize>,
-    ) -> Option<Selected> {
+    ) -> Result<Selected, Unavailable> {
+        let open = |retry_after| Unavailable::CircuitOpen { retry_after };
+        let mut admission = match &self.circuits {
+            Some(c) => Some(Admission::cluster(c).map_err(open)?),
+            None => None,
+        };
         let view = Usable {
             targets: &self.targets,
             exclude,
+            circuits: self.circuits.as_deref(),
         };
         if !(0..view.len()).any(|i| view.usable(i)) {
-            return None;
+            return Err(self.unavailable());
         }
         let key = match &self.config.balance {
             Balance::ConsistentHash { key, .. } if self.balancer.uses_key() => {
@@ -155,10 +192,29 @@ impl Cluster {
             }
             _ => 0,
         };
-        let index = self.balancer.pick(&view, key)?;
-        let target = self.targets.get(index)?.clone();
+        let index = (self.balancer.pick(&view, key)).ok_or_else(|| self.unavailable())?;
+        let target = self
+            .targets
+            .get(index)
+            .ok_or(Unavailable::NoTarget)?
+            .clone();
+        if let Some(admission) = admission.as_mut() {
+            admission.target(index).map_err(open)?;
+        }
         target.begin();
-        Some(Selected { index, target })
+        Ok(Selected {
+            index,
+            target,
+            admission,
+        })
+    }
+
+    /// Why no target is usable: open target breakers (the shortest remaining cool-down), or not.
+    fn unavailable(&self) -> Unavailable {
+        match self.circuits.as_ref().and_then(|c| c.shortest_open()) {
+            Some(retry_after) => Unavailable::CircuitOpen { retry_after },
+            None => Unavailable::NoTarget,
+        }
     }
 
     /// Sends `req` to the selected target over the pooled client and returns the response head.
@@ -186,11 +242,11 @@ impl Cluster {
         let result = tokio::time::timeout(timeout, self.client.request(req)).await;
         match result {
             Ok(Ok(response)) => {
-                self.record(state, !response.status().is_server_error());
+                self.record(target, !response.status().is_server_error());
                 Ok(response)
             }
             Ok(Err(e)) if e.is_connect() => {
-                self.record(state, false);
+                self.record(target, false);
                 Err(Error::Connect {
                     target: state.address.clone(),
                     source: Box::new(e),
@@ -198,7 +254,7 @@ impl Cluster {
             }
             Ok(Err(e)) => {
                 if !is_request_body_error(&e) {
-                    self.record(state, false);
+                    self.record(target, false);
                 }
                 Err(Error::Other {
                     target: state.address.clone(),
@@ -206,7 +262,7 @@ impl Cluster {
                 })
             }
             Err(_) => {
-                self.record(state, false);
+                self.record(target, false);
                 Err(Error::Timeout {
                     target: state.address.clone(),
                     timeout,
@@ -245,7 +301,11 @@ impl Cluster {
         })
     }
 
-    fn record(&self, target: &TargetState, ok: bool) {
+    fn record(&self, selected: &Selected, ok: bool) {
+        if let Some(admission) = &selected.admission {
+            admission.record(ok);
+        }
+        let target = &*selected.target;
         let Some(passive) = &self.config.passive_health else {
             return;
         };
@@ -324,6 +384,7 @@ impl fmt::Debug for Selected {
 struct Usable<'a> {
     targets: &'a [Arc<TargetState>],
     exclude: Option<usize>,
+    circuits: Option<&'a Circuits>,
 }
 
 impl TargetSet for Usable<'_> {
@@ -337,6 +398,7 @@ impl TargetSet for Usable<'_> {
                 .targets
                 .get(index)
                 .is_some_and(|t| t.health.is_usable())
+            && self.circuits.is_none_or(|c| c.target_could_admit(index))
     }
 
     fn in_flight(&self, index: usize) -> u64 {

@@ -16,12 +16,16 @@
 
 pub mod balance;
 
+mod breaker;
+mod bulkhead;
 mod client;
 mod cluster;
 mod error;
 mod health;
 pub mod stream;
 
+pub use breaker::{CircuitState, CircuitStatus, Unavailable};
+pub use bulkhead::{Bulkhead, BulkheadFull, BulkheadPermit};
 pub use cluster::{Cluster, Selected, TargetStatus};
 pub use error::{Error, UpstreamError};
 pub use stream::MaybeTlsStream;
