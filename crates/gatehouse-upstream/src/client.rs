@@ -12,7 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::{Error, ProxyBody};
 
-pub(crate) use connector::Connector;
+pub(crate) use connector::{ConnectTimedOut, Connector};
 
 /// TCP keep-alive probes on upstream connections start after this much idleness.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);

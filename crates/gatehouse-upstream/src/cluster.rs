@@ -8,6 +8,7 @@ mod tests;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use gatehouse_config::model::{Balance, Upstream, UpstreamProtocol};
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -17,9 +18,11 @@ use tokio::task::AbortHandle;
 
 use crate::balance::{self, Balancer, TargetSet};
 use crate::breaker::{Admission, CircuitStatus, Circuits, Unavailable};
+use crate::budget::RetryBudget;
 use crate::bulkhead::Bulkhead;
 use crate::client::{self, HttpClient};
 use crate::health::active::Checker;
+use crate::retry::CallStats;
 use crate::{Error, ProxyBody};
 
 pub(crate) use target::TargetState;
@@ -37,6 +40,8 @@ pub struct Cluster {
     checker: Option<AbortHandle>,
     circuits: Option<Arc<Circuits>>,
     bulkhead: Option<Bulkhead>,
+    retry_budget: Option<RetryBudget>,
+    call_stats: CallStats,
 }
 
 /// A picked target, counted in flight until this guard is dropped.
@@ -119,12 +124,24 @@ impl Cluster {
             client,
             scheme,
             checker,
+            retry_budget: cfg.resilience.retry_budget.as_ref().map(RetryBudget::new),
+            call_stats: CallStats::default(),
         }))
     }
 
     /// The configuration this cluster was built from.
     pub fn config(&self) -> &Upstream {
         &self.config
+    }
+
+    /// The cluster's retry budget (`retry.budget`); `None` = unlimited.
+    pub fn retry_budget(&self) -> Option<&RetryBudget> {
+        self.retry_budget.as_ref()
+    }
+
+    /// The cluster's counters of retries and timeouts.
+    pub fn call_stats(&self) -> &CallStats {
+        &self.call_stats
     }
 
     /// Picks a usable (healthy, not ejected) target per the balancing policy and counts a request
@@ -230,7 +247,19 @@ impl Cluster {
     pub async fn send(
         &self,
         target: &Selected,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, Error> {
+        self.send_within(target, req, self.config.timeouts.request)
+            .await
+    }
+
+    /// Like [`send`](Self::send) with `timeout` instead of the cluster's per-try timeout (the
+    /// caller passes the smaller of it and what is left of an overall deadline).
+    pub async fn send_within(
+        &self,
+        target: &Selected,
         mut req: Request<ProxyBody>,
+        timeout: Duration,
     ) -> Result<Response<Incoming>, Error> {
         let state = &target.target;
         *req.uri_mut() = self.target_uri(state, req.uri())?;
@@ -238,7 +267,6 @@ impl Cluster {
             UpstreamProtocol::Http1 => Version::HTTP_11,
             UpstreamProtocol::Http2 => Version::HTTP_2,
         };
-        let timeout = self.config.timeouts.request;
         let result = tokio::time::timeout(timeout, self.client.request(req)).await;
         match result {
             Ok(Ok(response)) => {

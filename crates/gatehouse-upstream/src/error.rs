@@ -62,6 +62,39 @@ impl Error {
         matches!(self, Error::Connect { .. })
     }
 
+    /// Whether the connect timeout elapsed (a [`Error::Connect`]).
+    pub fn is_connect_timeout(&self) -> bool {
+        let Error::Connect { source, .. } = self else {
+            return false;
+        };
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(err) = next {
+            if err.is::<crate::client::ConnectTimedOut>() {
+                return true;
+            }
+            next = err.source();
+        }
+        false
+    }
+
+    /// Whether the exchange failed because of the request body the caller supplied (the
+    /// downstream side), not the target.
+    pub fn is_request_body(&self) -> bool {
+        match self {
+            Error::Other { source, .. } => {
+                let mut next: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+                while let Some(err) = next {
+                    if let Some(hyper_err) = err.downcast_ref::<hyper::Error>() {
+                        return hyper_err.is_user();
+                    }
+                    next = err.source();
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn build(cluster: &str, message: impl Into<String>) -> Self {
         Error::Build {
             cluster: cluster.to_owned(),

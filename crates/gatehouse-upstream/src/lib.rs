@@ -17,11 +17,13 @@
 pub mod balance;
 
 mod breaker;
+pub mod budget;
 mod bulkhead;
 mod client;
 mod cluster;
 mod error;
 mod health;
+pub mod retry;
 pub mod stream;
 
 pub use breaker::{CircuitState, CircuitStatus, Unavailable};

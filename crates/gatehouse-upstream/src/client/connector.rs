@@ -58,10 +58,22 @@ impl Service<Uri> for Connector {
             };
             tokio::time::timeout(timeout, connect)
                 .await
-                .map_err(|_| format!("connect timed out after {timeout:?}"))?
+                .map_err(|_| ConnectTimedOut(timeout))?
         })
     }
 }
+
+/// The connect timeout elapsed (TCP + TLS).
+#[derive(Debug)]
+pub(crate) struct ConnectTimedOut(Duration);
+
+impl std::fmt::Display for ConnectTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connect timed out after {:?}", self.0)
+    }
+}
+
+impl std::error::Error for ConnectTimedOut {}
 
 /// The TLS server name of a target: its host, without IPv6 brackets.
 fn server_name_of(uri: &Uri) -> Result<ServerName<'static>, BoxError> {
