@@ -1,9 +1,10 @@
-//! The Gatehouse admin listener: `/live`, `/ready`, `/status` and `POST /admin/reload`.
+//! The Gatehouse admin listener: `/live`, `/ready`, `/status`, `/metrics` and `POST /admin/reload`.
 //!
 //! Bound to loopback by default. When a token is configured (required off loopback), every
 //! endpoint but `/live` and `/ready` needs `Authorization: Bearer <token>`.
 
 mod auth;
+mod metrics;
 mod routes;
 mod usage;
 
@@ -30,6 +31,8 @@ pub enum Error {
 pub(crate) struct AdminState {
     pub(crate) reloader: Arc<Reloader>,
     pub(crate) token: Option<String>,
+    /// Keeps the reload counters registered in the gateway's metrics.
+    _reload_metrics: Arc<dyn gatehouse_metrics::Collector>,
 }
 
 /// Binds the admin listener and serves it in a background task; returns the bound address.
@@ -44,7 +47,11 @@ pub async fn spawn(
     let local = listener
         .local_addr()
         .map_err(|source| Error::Bind { address, source })?;
-    let app = routes::router(Arc::new(AdminState { reloader, token }));
+    let app = routes::router(Arc::new(AdminState {
+        _reload_metrics: metrics::register_reloads(&reloader),
+        reloader,
+        token,
+    }));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "admin listener stopped");

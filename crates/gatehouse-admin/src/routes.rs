@@ -16,6 +16,7 @@ use crate::AdminState;
 pub(crate) fn router(state: Arc<AdminState>) -> Router {
     let protected = Router::new()
         .route("/status", get(status))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/admin/reload", post(reload))
         .route("/admin/consumers/{id}/usage", get(crate::usage::usage))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -87,6 +88,7 @@ async fn status(State(state): State<Arc<AdminState>>) -> Response {
             },
             "listeners": listeners,
             "upstreams": upstreams,
+            "summary": crate::metrics::summary(&snapshot),
         }),
     )
 }

@@ -26,6 +26,7 @@ pin_project_lite::pin_project! {
         remaining: u64,
         exceeded: Arc<AtomicBool>,
         client_failed: Arc<AtomicBool>,
+        counted: Option<Arc<crate::metrics::RouteMetrics>>,
     }
 }
 
@@ -42,7 +43,14 @@ impl<B> LimitedBody<B> {
             remaining: limit,
             exceeded,
             client_failed,
+            counted: None,
         }
+    }
+
+    /// Also counts the bytes that pass in the route's `gatehouse_request_bytes_total`.
+    pub fn counting(mut self, route: &Arc<crate::metrics::RouteMetrics>) -> Self {
+        self.counted = Some(route.clone());
+        self
     }
 }
 
@@ -68,6 +76,9 @@ where
                         return Poll::Ready(Some(Err(Box::new(BodyLimitExceeded))));
                     }
                     *this.remaining -= len;
+                    if let Some(route) = this.counted {
+                        route.request_bytes(data.len());
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -93,6 +104,9 @@ where
 pub trait OnDone: Send + Sync + 'static {
     /// Called once, when the body ended, failed or was dropped.
     fn done(&mut self);
+
+    /// Called for each data frame passed to the client, with its length. Does nothing by default.
+    fn data(&mut self, _len: usize) {}
 }
 
 pin_project_lite::pin_project! {
@@ -132,6 +146,11 @@ impl<D: OnDone> Body for DoneBody<D> {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let (Some(data), Some(hook)) = (frame.data_ref(), this.hook.as_mut())
+        {
+            hook.data(data.len());
+        }
         if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_))))
             && let Some(mut hook) = this.hook.take()
         {

@@ -19,6 +19,7 @@ mod upstream_call;
 
 pub mod echo;
 pub mod forwarding;
+pub mod metrics;
 /// The HTTP/1 request framing scanner that refuses heads with both `Content-Length` and
 /// `Transfer-Encoding` (public for the fuzz targets).
 pub use listener::framing;

@@ -30,6 +30,8 @@ pub(crate) struct ListenerCtx {
     pub(crate) max_header_bytes: usize,
     pub(crate) max_headers: usize,
     pub(crate) shared: Arc<Shared>,
+    /// Connection and in-flight gauges.
+    pub(crate) metrics: Arc<crate::metrics::ListenerMetrics>,
     tls: Option<(TlsAcceptor, Duration)>,
     /// Client-certificate policy of a TLS listener with `client_certificates`.
     client_auth: Option<Arc<crate::tls::ClientAuth>>,
@@ -133,6 +135,10 @@ pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bou
             u32::try_from(limits.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX),
         );
     let ctx = Arc::new(ListenerCtx {
+        metrics: crate::metrics::ListenerMetrics::register(
+            &listener.name,
+            &shared.snapshot.load().metrics,
+        ),
         name: Arc::from(listener.name.as_str()),
         scheme: if tls.is_some() { "https" } else { "http" },
         max_body_bytes: limits.max_body_bytes,
@@ -234,6 +240,7 @@ async fn serve_io<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let _open = ctx.metrics.connection();
     let activity = Arc::new(Activity::new());
     let conn_ctx = Arc::new(ConnCtx {
         listener: ctx.clone(),

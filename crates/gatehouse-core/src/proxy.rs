@@ -31,6 +31,7 @@ pub struct Finish {
     record: LogRecord,
     activity: Arc<Activity>,
     _target: Option<Selected>,
+    meter: crate::metrics::Meter,
 }
 
 impl OnDone for Finish {
@@ -50,6 +51,19 @@ impl OnDone for Finish {
             "request"
         );
         self.activity.end();
+        let r = &self.record;
+        let total = self.cx.started.elapsed();
+        (self.meter).finish(
+            &r.method,
+            r.status,
+            self.cx.short_circuit,
+            total,
+            r.upstream_latency,
+        );
+    }
+
+    fn data(&mut self, len: usize) {
+        self.meter.data(len);
     }
 }
 
@@ -77,6 +91,7 @@ pub(crate) async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     conn.activity.begin();
     let snapshot = conn.listener.shared.snapshot.load_full();
+    let mut meter = crate::metrics::Meter::begin(&conn.listener.metrics, &snapshot.meters);
     let http1 = req.version() < Version::HTTP_2;
     let on_upgrade = (req.version() == Version::HTTP_11
         && forwarding::wants_upgrade(req.headers()))
@@ -93,7 +108,7 @@ pub(crate) async fn handle(
     let mut path = String::new();
 
     let (chain, outcome) = pipeline(
-        &snapshot, &conn, &mut cx, parts, body, on_upgrade, &mut path,
+        &snapshot, &conn, &mut cx, parts, body, on_upgrade, &mut path, &mut meter,
     )
     .await;
     let Proxied {
@@ -136,6 +151,7 @@ pub(crate) async fn handle(
         record,
         activity: conn.activity.clone(),
         _target: target,
+        meter,
     };
     Ok(Response::from_parts(head, DoneBody::new(body, finish)))
 }
@@ -149,6 +165,7 @@ async fn pipeline(
     body: Incoming,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
     log_path: &mut String,
+    meter: &mut crate::metrics::Meter,
 ) -> (Arc<Chain>, Result<Proxied, Error>) {
     let global = snapshot.global.clone();
     if head_too_large(&parts, &conn.listener) {
@@ -205,6 +222,7 @@ async fn pipeline(
         return (global, Err(Error::NoRoute));
     };
     let entry = &snapshot.entries[index];
+    meter.route(&entry.metrics);
     cx.route = Some(entry.name.clone());
     cx.params = params;
     let chain = entry.chain.clone();

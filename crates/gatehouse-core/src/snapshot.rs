@@ -22,6 +22,8 @@ pub(crate) struct RouteEntry {
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) chain: Arc<Chain>,
     pub(crate) preserve_host: bool,
+    /// The route's request counters and histograms.
+    pub(crate) metrics: Arc<crate::metrics::RouteMetrics>,
 }
 
 /// An immutable, compiled configuration.
@@ -43,6 +45,8 @@ pub struct Snapshot {
     /// The gateway's metrics registry (the same for every snapshot of one gateway); collectors
     /// built for this snapshot register here and vanish with it.
     pub(crate) metrics: Arc<Registry>,
+    /// Per-route metric handles and this snapshot's collector.
+    pub(crate) meters: Arc<crate::metrics::SnapshotMetrics>,
 }
 
 impl Snapshot {
@@ -88,8 +92,14 @@ impl Snapshot {
         };
         let globals = Chain::build_globals(&config.plugins, &build_cx)?;
         let global = Arc::new(Chain::global(&globals));
+        let meters = crate::metrics::SnapshotMetrics::build(
+            &config,
+            previous.map(|p| &*p.meters),
+            version,
+            &clusters,
+        );
         let mut entries = Vec::with_capacity(config.routes.len());
-        for route in &config.routes {
+        for (index, route) in config.routes.iter().enumerate() {
             let cluster = clusters
                 .get(&route.upstream)
                 .cloned()
@@ -104,9 +114,13 @@ impl Snapshot {
                     &build_cx,
                 )?),
                 preserve_host: route.preserve_host,
+                metrics: meters.entry(index),
             });
         }
+        let meters = Arc::new(meters);
+        meters.activate(metrics);
         Ok(Snapshot {
+            meters,
             via: crate::forwarding::ViaValues::new(&config.server.via),
             identity: crate::identity::IdentityHeaders::new(&config.identity),
             config: Arc::new(config),
@@ -119,6 +133,11 @@ impl Snapshot {
             limiters,
             metrics: metrics.clone(),
         })
+    }
+
+    /// Per-route request metrics (for `/status` summaries).
+    pub fn route_metrics(&self) -> &crate::metrics::SnapshotMetrics {
+        &self.meters
     }
 
     /// The gateway's metrics registry.

@@ -36,6 +36,21 @@ pub enum Command {
         /// The key; read from standard input when absent (one trailing line ending removed).
         key: Option<String>,
     },
+    /// Live per-route rates and latencies from a running gateway's admin API.
+    Top {
+        /// The admin listener's address.
+        #[arg(long, default_value = "127.0.0.1:9901", value_name = "ADDR")]
+        admin: SocketAddr,
+        /// Admin bearer token (or `GATEHOUSE_ADMIN_TOKEN`).
+        #[arg(long)]
+        token: Option<String>,
+        /// Refresh interval (`500ms`, `2s`).
+        #[arg(long, default_value = "2s", value_parser = crate::top::parse_interval)]
+        interval: std::time::Duration,
+        /// Print one view (two samples an interval apart) and exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Print the version.
     Version,
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod run;
+mod top;
 mod watch;
 
 use std::process::ExitCode;
@@ -25,6 +26,23 @@ fn main() -> ExitCode {
         }
         cli::Command::Validate { config } => validate(&config),
         cli::Command::HashKey { key } => hash_key(key),
+        cli::Command::Top {
+            admin,
+            token,
+            interval,
+            once,
+        } => match top::run(&top::TopOptions {
+            admin,
+            token: token.or_else(|| std::env::var("GATEHOUSE_ADMIN_TOKEN").ok()),
+            interval,
+            once,
+        }) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gatehouse: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         cli::Command::Run { config, echo } => match run::run(&config, echo) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
