@@ -157,6 +157,7 @@ pub(crate) async fn handle(
 }
 
 /// Every phase up to the response head. Returns the chain whose response and log phases apply.
+#[allow(clippy::too_many_arguments)]
 async fn pipeline(
     snapshot: &Snapshot,
     conn: &ConnCtx,
