@@ -12,11 +12,13 @@ use ipnet::IpNet;
 use regex::Regex;
 
 mod auth;
+mod cache;
 mod fault;
 mod limits;
 mod observe;
 mod resilience;
 pub use auth::*;
+pub use cache::*;
 pub use fault::*;
 pub use limits::*;
 pub use observe::*;
@@ -521,6 +523,8 @@ pub enum PluginConfig {
     RateLimit(RateLimitConfig),
     /// `fault_injection`.
     FaultInjection(FaultInjectionConfig),
+    /// `cache`.
+    Cache(CacheConfig),
 }
 
 impl PluginConfig {
@@ -541,6 +545,7 @@ impl PluginConfig {
             PluginConfig::Opa(_) => "opa",
             PluginConfig::RateLimit(_) => "rate_limit",
             PluginConfig::FaultInjection(_) => "fault_injection",
+            PluginConfig::Cache(_) => "cache",
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod auth;
 mod breaker;
+mod cache;
 mod identity;
 mod limits;
 mod listener;

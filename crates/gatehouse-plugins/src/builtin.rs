@@ -11,6 +11,7 @@ use gatehouse_config::model::{Plan, PluginConfig};
 use crate::auth::Authenticator;
 use crate::{ConsumerRegistry, Plugin, Result};
 
+pub mod cache;
 pub mod cors;
 pub mod fault_injection;
 pub mod headers;
@@ -128,5 +129,6 @@ pub fn build(config: &PluginConfig, cx: &BuildContext) -> Result<Built> {
         PluginConfig::Rbac(c) => Arc::new(rbac::Rbac::new(c)),
         PluginConfig::Opa(c) => Arc::new(opa::Opa::new(c)?),
         PluginConfig::FaultInjection(c) => Arc::new(fault_injection::FaultInjection::new(c)),
+        PluginConfig::Cache(c) => Arc::new(cache::Cache::new(c)?),
     }))
 }

@@ -24,6 +24,7 @@ pub struct Chain {
     response: Vec<Arc<dyn Plugin>>,
     log: Vec<Arc<dyn Plugin>>,
     names: Vec<&'static str>,
+    cache: Option<Arc<dyn crate::ResponseCache>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -120,7 +121,13 @@ impl Chain {
             response: pick(Phases::RESPONSE),
             log: pick(Phases::LOG),
             names: entries.iter().map(|e| e.plugin.name()).collect(),
+            cache: entries.iter().find_map(|e| e.plugin.response_cache()),
         }
+    }
+
+    /// The chain's response-cache stage (from the highest-priority plugin providing one).
+    pub fn response_cache(&self) -> Option<&Arc<dyn crate::ResponseCache>> {
+        self.cache.as_ref()
     }
 
     /// Plugin names in priority order.

@@ -11,6 +11,7 @@ mod context;
 mod error;
 mod identity;
 mod plugin;
+pub mod response_cache;
 
 pub mod builtin;
 pub mod http_client;
@@ -22,3 +23,4 @@ pub use error::{Error, Result};
 pub use identity::{ConsumerRegistry, Identity};
 pub use plugin::{Flow, LocalResponse, Phases, Plugin};
 pub use problem::problem_response;
+pub use response_cache::ResponseCache;

@@ -103,4 +103,10 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// After the response was sent (or the client went away); always runs. Must not block.
     fn on_log(&self, _cx: &RequestContext, _record: &LogRecord) {}
+
+    /// The response-cache stage this plugin provides, run by the data plane after the access
+    /// phase (see [`crate::ResponseCache`]). Default: none.
+    fn response_cache(&self) -> Option<std::sync::Arc<dyn crate::ResponseCache>> {
+        None
+    }
 }

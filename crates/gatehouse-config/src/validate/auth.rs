@@ -122,7 +122,7 @@ fn redis(cx: &mut Ctx, node: &Node, path: &str) -> Option<RedisKeySource> {
 
 /// `redis://host[:port][/db]`, `rediss://…` or `redis+unix:///path`. The URL may hold a password,
 /// so it is never shown.
-fn redis_url(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
+pub(crate) fn redis_url(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
     let text = string(cx, node, path)?;
     let url = text.trim();
     let tcp = ["redis://", "rediss://"].iter().any(|scheme| {

@@ -34,6 +34,7 @@ pub(crate) const PLUGINS: &[&str] = &[
     "opa",
     "rate_limit",
     "fault_injection",
+    "cache",
 ];
 
 /// A plugin list; refused items are left out (and reported).
@@ -110,6 +111,7 @@ fn settings_for(cx: &mut Ctx, name: &str, node: &Node, path: &str) -> Option<Plu
         "fault_injection" => {
             super::fault::fault_injection(cx, node, path).map(PluginConfig::FaultInjection)
         }
+        "cache" => super::cache::cache(cx, node, path).map(PluginConfig::Cache),
         _ => request_size_limit(cx, node, path).map(PluginConfig::RequestSizeLimit),
     }
 }

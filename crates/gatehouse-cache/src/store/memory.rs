@@ -1,0 +1,137 @@
+//! In-process storage: a moka cache bounded by the bytes of its records, each record expiring at
+//! its own time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatehouse_metrics::Counter;
+use http::HeaderName;
+use moka::Expiry;
+use moka::future::Cache;
+use moka::notification::RemovalCause;
+
+use super::Purge;
+use crate::Entry;
+
+#[derive(Clone)]
+enum Record {
+    Index(Arc<[HeaderName]>, Duration),
+    Entry(Arc<Entry>, Duration),
+}
+
+impl Record {
+    fn ttl(&self) -> Duration {
+        match self {
+            Record::Index(_, t) | Record::Entry(_, t) => *t,
+        }
+    }
+
+    fn weight(&self, key: &str) -> u32 {
+        let size = key.len()
+            + match self {
+                Record::Index(names, _) => names.iter().map(|n| n.as_str().len() + 16).sum(),
+                Record::Entry(e, _) => e.weight(),
+            };
+        u32::try_from(size).unwrap_or(u32::MAX)
+    }
+}
+
+struct PerRecordTtl;
+
+impl Expiry<String, Record> for PerRecordTtl {
+    fn expire_after_create(&self, _: &String, value: &Record, _: Instant) -> Option<Duration> {
+        Some(value.ttl())
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        value: &Record,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.ttl())
+    }
+}
+
+/// The in-process backend.
+pub struct MemoryStore {
+    cache: Cache<String, Record>,
+}
+
+impl MemoryStore {
+    /// A store holding at most `max_bytes`; evictions for size are counted in `evictions`.
+    pub fn new(max_bytes: u64, evictions: Arc<Counter>) -> MemoryStore {
+        let cache = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|k: &String, v: &Record| v.weight(k))
+            .expire_after(PerRecordTtl)
+            .eviction_listener(move |_, _, cause| {
+                if cause == RemovalCause::Size {
+                    evictions.inc();
+                }
+            })
+            .build();
+        MemoryStore { cache }
+    }
+
+    pub(super) async fn index(&self, primary: &str) -> Option<Arc<[HeaderName]>> {
+        match self.cache.get(primary).await? {
+            Record::Index(names, _) => Some(names),
+            Record::Entry(..) => None,
+        }
+    }
+
+    pub(super) async fn entry(&self, variant: &str) -> Option<Arc<Entry>> {
+        match self.cache.get(variant).await? {
+            Record::Entry(e, _) => Some(e),
+            Record::Index(..) => None,
+        }
+    }
+
+    pub(super) async fn put(
+        &self,
+        primary: &str,
+        vary: Arc<[HeaderName]>,
+        variant: &str,
+        entry: Arc<Entry>,
+        ttl: Duration,
+    ) {
+        // The index lives as long as the longest-lived variant written since it was created.
+        let index_ttl = match self.cache.get(primary).await {
+            Some(Record::Index(names, old)) if names == vary => old.max(ttl),
+            _ => ttl,
+        };
+        self.cache
+            .insert(primary.to_owned(), Record::Index(vary, index_ttl))
+            .await;
+        self.cache
+            .insert(variant.to_owned(), Record::Entry(entry, ttl))
+            .await;
+    }
+
+    /// Removes what `purge` names; returns how many entries (variants) went.
+    pub(super) async fn purge(&self, purge: &Purge) -> u64 {
+        let keys: Vec<Arc<String>> = self
+            .cache
+            .iter()
+            .filter(|(k, _)| purge.matches(k))
+            .map(|(k, _)| k)
+            .collect();
+        for key in &keys {
+            self.cache.invalidate(key.as_str()).await;
+        }
+        keys.iter().filter(|k| k.contains('#')).count() as u64
+    }
+
+    /// Bytes held (as weighed) and number of records, after pending maintenance.
+    pub async fn usage(&self) -> (u64, u64) {
+        self.cache.run_pending_tasks().await;
+        (self.cache.weighted_size(), self.cache.entry_count())
+    }
+
+    /// Bytes and records as last counted (no maintenance; for metrics).
+    pub fn usage_now(&self) -> (u64, u64) {
+        (self.cache.weighted_size(), self.cache.entry_count())
+    }
+}
