@@ -149,8 +149,10 @@ impl Drop for ConnectionGuard {
 }
 
 /// One request being measured: in flight on its listener from [`Meter::begin`] until dropped,
-/// counted under its route once [`Meter::finish`] runs.
-pub(crate) struct Meter {
+/// counted under its route once [`Meter::finish`] runs. Does nothing when metrics are disabled.
+pub(crate) struct Meter(Option<Measured>);
+
+struct Measured {
     route: Arc<RouteMetrics>,
     listener: Arc<ListenerMetrics>,
     bytes_out: u64,
@@ -159,22 +161,29 @@ pub(crate) struct Meter {
 impl Meter {
     /// Starts measuring a request on `listener`; it counts as unrouted until [`Meter::route`].
     pub(crate) fn begin(listener: &Arc<ListenerMetrics>, snapshot: &SnapshotMetrics) -> Meter {
+        if !snapshot.enabled {
+            return Meter(None);
+        }
         listener.in_flight.add(1);
-        Meter {
+        Meter(Some(Measured {
             route: snapshot.unrouted.clone(),
             listener: listener.clone(),
             bytes_out: 0,
-        }
+        }))
     }
 
     /// The request matched `route`.
     pub(crate) fn route(&mut self, route: &Arc<RouteMetrics>) {
-        self.route = route.clone();
+        if let Some(m) = &mut self.0 {
+            m.route = route.clone();
+        }
     }
 
     /// Response body bytes sent.
     pub(crate) fn data(&mut self, n: usize) {
-        self.bytes_out += n as u64;
+        if let Some(m) = &mut self.0 {
+            m.bytes_out += n as u64;
+        }
     }
 
     /// Counts the finished request.
@@ -186,13 +195,16 @@ impl Meter {
         total: Duration,
         upstream: Option<Duration>,
     ) {
-        let r = &self.route;
+        let Some(m) = &mut self.0 else {
+            return;
+        };
+        let r = &m.route;
         r.requests[method_index(method)][status_index(status)].inc();
         r.duration.observe_duration(total);
         if let Some(d) = upstream {
             r.upstream.observe_duration(d);
         }
-        r.response_bytes.add(std::mem::take(&mut self.bytes_out));
+        r.response_bytes.add(std::mem::take(&mut m.bytes_out));
         if let Some(reason) = reason
             && status.as_u16() >= 400
             && !NOT_REJECTIONS.contains(&reason)
@@ -204,7 +216,9 @@ impl Meter {
 
 impl Drop for Meter {
     fn drop(&mut self) {
-        self.listener.in_flight.add(-1);
+        if let Some(m) = &self.0 {
+            m.listener.in_flight.add(-1);
+        }
     }
 }
 
@@ -214,6 +228,8 @@ pub struct SnapshotMetrics {
     /// The newest snapshot version built by this gateway (shared by all its snapshots).
     newest: Arc<AtomicU64>,
     version: u64,
+    /// `observability.metrics.enabled`: whether requests are measured.
+    enabled: bool,
     /// Unique per route name, in configuration order.
     routes: Vec<Arc<RouteMetrics>>,
     /// Per route entry (index as in the route table).
@@ -269,6 +285,7 @@ impl SnapshotMetrics {
         SnapshotMetrics {
             newest: previous.map(|p| p.newest.clone()).unwrap_or_default(),
             version,
+            enabled: true,
             routes,
             by_entry,
             unrouted: previous

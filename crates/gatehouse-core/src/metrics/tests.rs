@@ -51,6 +51,7 @@ fn meter_counts_requests_bytes_and_refusals_then_releases_in_flight() {
     let snapshot = SnapshotMetrics {
         newest: Arc::default(),
         version: 0,
+        enabled: true,
         routes: vec![route.clone()],
         by_entry: vec![route.clone()],
         unrouted: Arc::new(RouteMetrics::new(UNROUTED, UNROUTED)),
@@ -103,4 +104,31 @@ fn meter_counts_requests_bytes_and_refusals_then_releases_in_flight() {
             .render(Format::Prometheus)
             .contains("gatehouse_config_info")
     );
+}
+
+#[test]
+fn disabled_meter_records_nothing() {
+    let registry = Registry::new();
+    let listener = ListenerMetrics::register("public", &registry);
+    let route = Arc::new(RouteMetrics::new("users", "backend"));
+    let snapshot = SnapshotMetrics {
+        newest: Arc::default(),
+        version: 0,
+        enabled: false,
+        routes: vec![route.clone()],
+        by_entry: vec![route.clone()],
+        unrouted: Arc::new(RouteMetrics::new(UNROUTED, UNROUTED)),
+        clusters: Vec::new(),
+        hash: "abc".into(),
+        loaded_at: 1.0,
+    };
+    let mut meter = Meter::begin(&listener, &snapshot);
+    assert_eq!(listener.in_flight.get(), 0);
+    meter.route(&route);
+    meter.data(10);
+    meter.finish(&Method::GET, StatusCode::OK, None, Duration::ZERO, None);
+    drop(meter);
+    assert_eq!(route.requests(), 0);
+    assert_eq!(route.response_bytes.get(), 0);
+    assert_eq!(listener.in_flight.get(), 0);
 }
