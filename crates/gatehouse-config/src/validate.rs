@@ -7,9 +7,11 @@
 mod auth;
 mod breaker;
 mod cache;
+mod fault;
 mod identity;
 mod limits;
 mod listener;
+mod mirror;
 mod plugin;
 mod resilience;
 mod route;

@@ -12,6 +12,7 @@ mod error;
 mod gateway;
 mod identity;
 mod listener;
+mod mirror;
 mod proxy;
 mod snapshot;
 mod tls;

@@ -22,6 +22,8 @@ pub(crate) struct RouteEntry {
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) chain: Arc<Chain>,
     pub(crate) preserve_host: bool,
+    /// The route's request mirror (`mirror:`), if any.
+    pub(crate) mirror: Option<Arc<crate::mirror::Mirror>>,
     /// The route's request counters and histograms.
     pub(crate) metrics: Arc<crate::metrics::RouteMetrics>,
 }
@@ -45,6 +47,8 @@ pub struct Snapshot {
     /// The gateway's metrics registry (the same for every snapshot of one gateway); collectors
     /// built for this snapshot register here and vanish with it.
     pub(crate) metrics: Arc<Registry>,
+    /// The routes' request mirrors (counters carried across reloads).
+    pub(crate) mirrors: Arc<crate::mirror::Mirrors>,
     /// Per-route metric handles and this snapshot's collector.
     pub(crate) meters: Arc<crate::metrics::SnapshotMetrics>,
 }
@@ -98,6 +102,12 @@ impl Snapshot {
             version,
             &clusters,
         );
+        let mirrors = crate::mirror::Mirrors::build(
+            &config.routes,
+            &clusters,
+            previous.map(|p| &*p.mirrors),
+            version,
+        )?;
         let mut entries = Vec::with_capacity(config.routes.len());
         for (index, route) in config.routes.iter().enumerate() {
             let cluster = clusters
@@ -114,12 +124,16 @@ impl Snapshot {
                     &build_cx,
                 )?),
                 preserve_host: route.preserve_host,
+                mirror: mirrors.route(entries.len()),
                 metrics: meters.entry(index),
             });
         }
         let meters = Arc::new(meters);
         meters.activate(metrics);
+        let mirrors = Arc::new(mirrors);
+        mirrors.activate(metrics);
         Ok(Snapshot {
+            mirrors,
             meters,
             via: crate::forwarding::ViaValues::new(&config.server.via),
             identity: crate::identity::IdentityHeaders::new(&config.identity),

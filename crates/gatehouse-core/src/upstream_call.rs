@@ -127,6 +127,8 @@ pub(crate) async fn call(
         LimitedBody::new(body, body_limit, exceeded.clone(), client_failed.clone())
             .counting(&entry.metrics),
     );
+    // A sampled request's copy goes to the route's mirror, fire and forget (see `mirror`).
+    let body = crate::mirror::tee(entry.mirror.as_ref(), &parts, cx.client_ip, body);
     let sent = Instant::now();
     let result = entry
         .cluster

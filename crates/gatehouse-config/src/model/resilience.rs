@@ -26,6 +26,9 @@ pub struct RouteResilience {
     pub retry: Option<RetryPolicy>,
     /// Concurrency limit of the route (`routes[].bulkhead`); `None` = unlimited.
     pub bulkhead: Option<Bulkhead>,
+    /// Copies of a share of the route's requests to another cluster (`routes[].mirror`);
+    /// `None` = off.
+    pub mirror: Option<super::MirrorConfig>,
 }
 
 /// Gateway-wide load shedding (`server.load_shedding`); default off.

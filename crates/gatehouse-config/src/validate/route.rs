@@ -22,6 +22,7 @@ const KEYS: &[&str] = &[
     "preserve_host",
     "plugins",
     "auth",
+    "mirror",
     "bulkhead",
     "timeout",
     "retry",
@@ -77,6 +78,9 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         Some(n) => super::identity::route_auth(cx, n, &obj.at("auth")).map(Some),
         None => Some(None),
     };
+    let mirror = obj.get("mirror").map_or(Some(None), |n| {
+        super::mirror::mirror(cx, n, &obj.at("mirror")).map(Some)
+    });
     let bulkhead = (obj.get("bulkhead"))
         .map_or(Some(None), |n| super::breaker::bulkhead(cx, n, &obj.at("bulkhead")));
     let timeout = (obj.get("timeout")).map_or(Some(None), |n| {
@@ -96,13 +100,14 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         resilience: crate::model::RouteResilience {
             timeout: timeout?,
             retry: retry?,
+            mirror: mirror?,
             bulkhead: bulkhead?,
             ..Default::default()
         },
     })
 }
 
-fn upstream_ref(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
+pub(super) fn upstream_ref(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
     let name = non_empty(cx, node, path)?;
     if cx.upstream_set.contains(&name) || cx.incomplete {
         return Some(name);
