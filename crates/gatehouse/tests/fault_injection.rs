@@ -4,10 +4,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use gatehouse_testkit::gateway::{TestGateway, get, scratch_dir};
+use gatehouse_testkit::gateway::{TestGateway, get};
 use gatehouse_testkit::keys::sha256_hex_via_cli;
 use gatehouse_testkit::spawn_echo;
 use gatehouse_testkit::yaml::PUBLIC_LISTENER_NO_ADMIN;
+
+#[path = "support/validate.rs"]
+mod validate;
 
 /// A gateway with one route `/f` to `upstream` whose plugins are `plugins` (YAML list items).
 async fn start(upstream: SocketAddr, plugins: &str) -> TestGateway {
@@ -136,27 +139,11 @@ async fn runs_after_authentication() {
 
 #[test]
 fn bad_settings_are_refused_with_their_location() {
-    let dir = scratch_dir();
-    let path = dir.join("gatehouse.yaml");
     let plugins = "      - fault_injection: { abort: { status: 302, percentage: 150 } }";
-    std::fs::write(&path, yaml("127.0.0.1:1".parse().unwrap(), plugins)).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["validate", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run gatehouse validate");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
-    let line_with = |needle: &str| {
-        stderr
-            .lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{stderr}"))
-            .to_owned()
-    };
-    let status = line_with("fault_injection.abort.status");
+    let stderr = validate::refused(&yaml("127.0.0.1:1".parse().unwrap(), plugins));
+    let status = validate::line_with(&stderr, "fault_injection.abort.status");
     assert!(status.contains("gatehouse.yaml:18:45"), "{status}");
-    let percentage = line_with("fault_injection.abort.percentage");
+    let percentage = validate::line_with(&stderr, "fault_injection.abort.percentage");
     assert!(percentage.contains("gatehouse.yaml:18:62"), "{percentage}");
     assert!(percentage.contains("out of range"), "{percentage}");
 }

@@ -9,15 +9,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gatehouse_testkit::gateway::{
-    TestGateway, config, get, http_client, scratch_dir, send, within,
-};
+use gatehouse_testkit::gateway::{TestGateway, config, get, http_client, send, within};
 use gatehouse_testkit::spawn_echo;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::sync::mpsc;
+
+#[path = "support/validate.rs"]
+mod validate;
 
 /// One request as the shadow saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -291,29 +292,10 @@ async fn a_body_over_max_body_is_not_mirrored_but_reaches_the_primary() {
 
 #[test]
 fn an_unknown_mirror_upstream_is_refused_with_its_location() {
-    let dir = scratch_dir();
-    let path = dir.join("gatehouse.yaml");
     let routes = format!("routes:\n{}", route("m", "/m", "{ upstream: shadw }"));
-    std::fs::write(
-        &path,
-        yaml(
-            "127.0.0.1:1".parse().unwrap(),
-            "127.0.0.1:2".parse().unwrap(),
-            &routes,
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["validate", "--config"])
-        .arg(&path)
-        .output()
-        .expect("run gatehouse validate");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("routes[0].mirror.upstream"))
-        .unwrap_or_else(|| panic!("no mirror error in:\n{stderr}"));
+    let unused = "127.0.0.1:1".parse().unwrap();
+    let stderr = validate::refused(&yaml(unused, unused, &routes));
+    let line = validate::line_with(&stderr, "routes[0].mirror.upstream");
     assert!(line.contains("gatehouse.yaml:19:25"), "{line}");
     assert!(line.contains("unknown upstream `shadw`"), "{line}");
     assert!(line.contains("did you mean `shadow`"), "{line}");

@@ -35,6 +35,14 @@ pub(crate) fn percentage(cx: &mut Ctx, node: &Node, path: &str) -> Option<f64> {
     Some(value)
 }
 
+/// The optional `percentage` key of `obj`; default 100.
+pub(crate) fn percentage_or_all(cx: &mut Ctx, obj: &Obj) -> Option<f64> {
+    match obj.get("percentage") {
+        Some(n) => percentage(cx, n, &obj.at("percentage")),
+        None => Some(100.0),
+    }
+}
+
 /// `fault_injection: { delay: { duration, percentage }, abort: { status, percentage },
 /// header_control }`.
 pub(crate) fn fault_injection(
@@ -78,10 +86,7 @@ fn delay(cx: &mut Ctx, node: &Node, path: &str) -> Option<FaultDelay> {
     let duration = obj
         .req(cx, "duration")
         .and_then(|n| positive_duration(cx, n, &obj.at("duration")));
-    let percentage = match obj.get("percentage") {
-        Some(n) => percentage(cx, n, &obj.at("percentage")),
-        None => Some(100.0),
-    };
+    let percentage = percentage_or_all(cx, &obj);
     Some(FaultDelay {
         duration: duration?,
         percentage: percentage?,
@@ -104,10 +109,7 @@ fn abort(cx: &mut Ctx, node: &Node, path: &str) -> Option<FaultAbort> {
         }
         Some(s)
     });
-    let percentage = match obj.get("percentage") {
-        Some(n) => percentage(cx, n, &obj.at("percentage")),
-        None => Some(100.0),
-    };
+    let percentage = percentage_or_all(cx, &obj);
     Some(FaultAbort {
         status: status?,
         percentage: percentage?,
