@@ -33,8 +33,10 @@ impl Collector for SnapshotMetrics {
         if self.newest.load(Ordering::Acquire) != self.version {
             return;
         }
-        for route in self.routes() {
-            route.collect(out);
+        if self.enabled {
+            for route in self.routes() {
+                route.collect(out);
+            }
         }
         for (name, cluster) in &self.clusters {
             for target in cluster.status() {
