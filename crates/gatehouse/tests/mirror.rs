@@ -288,6 +288,25 @@ async fn a_body_over_max_body_is_not_mirrored_but_reaches_the_primary() {
     let copy = shadow.next().await;
     assert_eq!(copy.path, "/m/small", "the big body was not mirrored");
     assert_eq!(copy.body.len(), 1024);
+    // Both outcomes are counted on the admin listener's /metrics.
+    let admin = gw.admin.expect("admin listener");
+    let family = "gatehouse_mirror_requests_total";
+    let sent = format!("{family}{{route=\"m\",result=\"sent\"}} 1\n");
+    let dropped = format!("{family}{{route=\"m\",result=\"dropped\"}} 1\n");
+    let failed = format!("{family}{{route=\"m\",result=\"failed\"}} 0\n");
+    within("mirror counters", async {
+        loop {
+            let text = get(&format!("http://{admin}/metrics"), &[]).await.body;
+            let text = String::from_utf8_lossy(&text).into_owned();
+            if text.contains(&sent) {
+                assert!(text.contains(&dropped), "{text}");
+                assert!(text.contains(&failed), "{text}");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }
 
 #[test]
