@@ -144,6 +144,7 @@ pub(crate) async fn handle(
         upstream_target: target.as_ref().map(|t| t.address().to_owned()),
         latency: cx.started.elapsed(),
         upstream_latency,
+        retries: cx.retries,
     };
     let finish = Finish {
         chain,

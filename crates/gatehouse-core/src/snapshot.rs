@@ -22,6 +22,8 @@ pub(crate) struct RouteEntry {
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) chain: Arc<Chain>,
     pub(crate) preserve_host: bool,
+    /// Timeouts and retries towards the route's cluster.
+    pub(crate) call: crate::upstream_call::CallPolicy,
     /// The route's request mirror (`mirror:`), if any.
     pub(crate) mirror: Option<Arc<crate::mirror::Mirror>>,
     /// The route's request counters and histograms.
@@ -47,6 +49,8 @@ pub struct Snapshot {
     /// The gateway's metrics registry (the same for every snapshot of one gateway); collectors
     /// built for this snapshot register here and vanish with it.
     pub(crate) metrics: Arc<Registry>,
+    /// The retry and timeout metrics of this snapshot's clusters (registered in `metrics`).
+    _call_metrics: Arc<dyn gatehouse_metrics::Collector>,
     /// The routes' request mirrors (counters carried across reloads).
     pub(crate) mirrors: Arc<crate::mirror::Mirrors>,
     /// Per-route metric handles and this snapshot's collector.
@@ -115,6 +119,7 @@ impl Snapshot {
                 .cloned()
                 .ok_or_else(|| Error::Build(format!("route `{}`: unknown upstream", route.name)))?;
             entries.push(RouteEntry {
+                call: crate::upstream_call::CallPolicy::new(&route.resilience, cluster.config()),
                 name: Arc::from(route.name.as_str()),
                 cluster,
                 chain: Arc::new(Chain::compile(
@@ -133,6 +138,7 @@ impl Snapshot {
         let mirrors = Arc::new(mirrors);
         mirrors.activate(metrics);
         Ok(Snapshot {
+            _call_metrics: crate::upstream_call::CallMetrics::register(&clusters, metrics),
             mirrors,
             meters,
             via: crate::forwarding::ViaValues::new(&config.server.via),

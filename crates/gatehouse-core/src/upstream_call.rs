@@ -2,19 +2,29 @@
 //!
 //! `proxy::forward` runs the access phase and prepares the request, then hands it to [`call`],
 //! which picks a target, finishes the upstream request head (forwarding headers, `Host`, path,
-//! version), runs the `on_upstream_request` phase, sends the request with its size-limited body
-//! over the cluster's pooled client and maps send errors to the data plane's [`Error`].
+//! version), runs the `on_upstream_request` phase, and sends the request with its size-limited
+//! body — retrying per the route's [`CallPolicy`] (see `tries`) — and maps send errors to the data
+//! plane's [`Error`].
+
+mod body;
+mod metrics;
+mod policy;
+mod tries;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use gatehouse_config::model::UpstreamProtocol;
 use gatehouse_plugins::{Chain, Flow, RequestContext};
 use gatehouse_upstream::Selected;
+use gatehouse_upstream::retry::is_retryable_request;
 use http::header::{self, HeaderValue};
-use http::{Request, Response, Uri, Version};
+use http::{Response, Uri, Version};
 use hyper::body::Incoming;
 
 use crate::Error;
@@ -22,6 +32,11 @@ use crate::body::{LimitedBody, boxed};
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::listener::ConnCtx;
 use crate::snapshot::{RouteEntry, Snapshot};
+
+pub(crate) use metrics::CallMetrics;
+pub(crate) use policy::CallPolicy;
+
+use body::RequestBody;
 
 /// Everything about the request's route and connection that the upstream call needs.
 pub(crate) struct Call<'a> {
@@ -51,14 +66,35 @@ pub(crate) enum Answer {
         response: Response<Incoming>,
         /// The target that answered (kept in flight until the body ends).
         target: Selected,
-        /// Time from sending the request to the response head.
+        /// Time from sending the last try to its response head.
         latency: Duration,
     },
 }
 
+/// Why the client's request body failed while it was read (set by [`LimitedBody`]).
+#[derive(Default)]
+struct BodyFlags {
+    exceeded: Arc<AtomicBool>,
+    client_failed: Arc<AtomicBool>,
+}
+
+impl BodyFlags {
+    /// The client-side error behind a failed read or send, if the body was at fault.
+    fn client_error(&self) -> Option<Error> {
+        if self.exceeded.load(Ordering::Acquire) {
+            Some(Error::BodyTooLarge)
+        } else if self.client_failed.load(Ordering::Acquire) {
+            // The client's own body broke (malformed chunk, client gone): not the upstream's fault.
+            Some(Error::BadRequest("malformed request body"))
+        } else {
+            None
+        }
+    }
+}
+
 /// Picks a target, finishes the upstream request head, runs `on_upstream_request` and sends the
-/// request. Send errors map to 413 (body over the limit), 400 (the client's body broke), 504
-/// (timeout) or 502 (anything else).
+/// request, retrying per the route's policy. Send errors map to 413 (body over the limit), 400
+/// (the client's body broke), 504 (timeout) or 502 (anything else).
 pub(crate) async fn call(
     call: Call<'_>,
     cx: &mut RequestContext,
@@ -74,12 +110,10 @@ pub(crate) async fn call(
         host_header,
         body_limit,
     } = call;
+    crate::shed::bulkheads(entry, cx).await?;
     // Picked after the identity headers are set, so `consistent_hash` on `header:x-user-id`
     // hashes the verified identity, never a client-sent value.
-    let target = entry
-        .cluster
-        .select(&parts, cx.client_ip)
-        .ok_or(Error::NoHealthyTarget)?;
+    let target = entry.cluster.try_select(&parts, cx.client_ip)?;
     let trusted_peer =
         forwarding::is_trusted(conn.peer.ip(), &snapshot.config.server.trusted_proxies);
     let authority_host = parts
@@ -121,32 +155,37 @@ pub(crate) async fn call(
         return Ok(Answer::Local(r));
     }
 
-    let exceeded = Arc::new(AtomicBool::new(false));
-    let client_failed = Arc::new(AtomicBool::new(false));
-    let body = boxed(
-        LimitedBody::new(body, body_limit, exceeded.clone(), client_failed.clone())
-            .counting(&entry.metrics),
+    let flags = BodyFlags::default();
+    let limited = boxed(
+        LimitedBody::new(
+            body,
+            body_limit,
+            flags.exceeded.clone(),
+            flags.client_failed.clone(),
+        )
+        .counting(&entry.metrics),
     );
     // A sampled request's copy goes to the route's mirror, fire and forget (see `mirror`).
-    let body = crate::mirror::tee(entry.mirror.as_ref(), &parts, cx.client_ip, body);
-    let sent = Instant::now();
-    let result = entry
-        .cluster
-        .send(&target, Request::from_parts(parts, body))
-        .await;
-    let latency = sent.elapsed();
-    match result {
-        Ok(response) => Ok(Answer::Upstream {
-            response,
-            target,
-            latency,
-        }),
-        Err(_) if exceeded.load(Ordering::Acquire) => Err(Error::BodyTooLarge),
-        // The client's own body broke (malformed chunk, client gone): not the upstream's fault.
-        Err(_) if client_failed.load(Ordering::Acquire) => {
-            Err(Error::BadRequest("malformed request body"))
-        }
-        Err(e) if e.is_timeout() => Err(Error::UpstreamTimeout),
-        Err(e) => Err(Error::Upstream(e)),
-    }
+    let limited = crate::mirror::tee(entry.mirror.as_ref(), &parts, cx.client_ip, limited);
+    let policy = &entry.call;
+    let retryable =
+        (policy.retry.as_ref()).filter(|r| is_retryable_request(r, &parts.method, &parts.headers));
+    let body = match retryable {
+        Some(retry) => match body::buffer(limited, retry.buffer_body).await {
+            Ok(body) => body,
+            Err(_) => {
+                return Err(flags
+                    .client_error()
+                    .unwrap_or(Error::BadRequest("malformed request body")));
+            }
+        },
+        None => RequestBody::Streamed(Some(limited)),
+    };
+    let tries = tries::Tries {
+        entry,
+        policy,
+        retry: retryable.filter(|_| body.is_replayable()),
+        flags: &flags,
+    };
+    tries.run(cx, parts, body, target).await
 }

@@ -38,6 +38,8 @@ pub struct RequestContext {
     pub response_headers: http::HeaderMap,
     /// Why the request was answered early, when it was (for the access log).
     pub short_circuit: Option<&'static str>,
+    /// Upstream retries made for this request (tries after the first).
+    pub retries: u32,
     /// Per-request plugin state, keyed by type (e.g. what `cors` saw in `on_access` and needs again
     /// in `on_response`). Each plugin uses its own private types. Starts empty.
     pub extensions: http::Extensions,
@@ -82,6 +84,7 @@ impl RequestContext {
             max_body_bytes: u64::MAX,
             response_headers: http::HeaderMap::new(),
             short_circuit: None,
+            retries: 0,
             extensions: http::Extensions::new(),
             identity: None,
             client_cert: None,
@@ -104,4 +107,6 @@ pub struct LogRecord {
     pub latency: Duration,
     /// Time spent waiting for the upstream's response head.
     pub upstream_latency: Option<Duration>,
+    /// Upstream retries made (tries after the first).
+    pub retries: u32,
 }

@@ -11,6 +11,7 @@
 //! | [`spawn_h2_echo`] | the echo, h2c prior knowledge only |
 //! | [`spawn_slow`] | the echo, after a delay before the response head |
 //! | [`spawn_failing`] | always the given status |
+//! | [`spawn_faulty`] | one [`Fault`] per request (refuse, resets, hang, slow, 5xx burst, short body); counts attempts and open connections |
 //! | [`spawn_reset_mid_body`] | announces 1000 bytes, sends 100, resets the connection |
 //! | [`spawn_flaky_health`] | the echo, with `/healthz` switchable at runtime |
 //! | [`spawn_grpc`] | tonic gRPC service `test.Echo` (unary + server streaming, trailers) |
@@ -28,6 +29,7 @@
 pub mod certs;
 mod echo;
 mod failing;
+mod faulty;
 pub mod gateway;
 pub mod grpc;
 mod health;
@@ -44,6 +46,9 @@ pub mod yaml;
 
 pub use echo::{BIG_CHUNK, spawn_echo, spawn_h2_echo};
 pub use failing::spawn_failing;
+pub use faulty::{
+    FAULTY_ANNOUNCED_LEN, FAULTY_OK_BODY, FAULTY_SENT_LEN, Fault, Faulty, spawn_faulty,
+};
 pub use grpc::{GRPC_FAIL, GRPC_TRAILER, grpc_count, grpc_say, grpc_say_with_metadata, spawn_grpc};
 pub use health::{HEALTH_PATH, HealthSwitch, spawn_flaky_health};
 pub use require::{REQUIRE_SERVERS_ENV, require_server};

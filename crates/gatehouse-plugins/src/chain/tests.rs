@@ -114,6 +114,7 @@ fn record() -> LogRecord {
         upstream_target: None,
         latency: Duration::from_millis(1),
         upstream_latency: None,
+        retries: 0,
     }
 }
 
