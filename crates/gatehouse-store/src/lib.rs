@@ -6,13 +6,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gatehouse_config::model::Limit;
 
+pub mod approx;
 pub mod clock;
 pub mod memory;
 pub mod quota;
 pub mod redis;
 pub mod resilient;
+pub mod usage;
 
 pub use self::redis::RedisLimiter;
+pub use approx::ApproxLimiter;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::MemoryLimiter;
 pub use quota::{MemoryQuota, QuotaCounter, RedisQuota};

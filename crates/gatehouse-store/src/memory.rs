@@ -14,7 +14,7 @@
 //!    (`burst` or `requests`) per eviction of an active key, and it only happens when more than
 //!    `max_keys` keys are active within one period. [`MemoryLimiter::evictions`] counts them.
 
-mod algo;
+pub(crate) mod algo;
 
 #[cfg(test)]
 mod tests;

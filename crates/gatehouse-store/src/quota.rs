@@ -4,11 +4,12 @@
 //! A counter's key includes the period's start (`<scope id>:2026-11` for a month,
 //! `<scope id>:2026-11-22` for a day), so a new period starts from zero; every counter expires at
 //! its period's end. Calendar periods are UTC: a day ends at the next 00:00 UTC, a month on the
-//! 1st of the next month at 00:00 UTC. Rolling periods are not counted here (see
-//! [`period_window`]).
+//! 1st of the next month at 00:00 UTC. Rolling periods (`rolling_day`, `rolling_month`) are
+//! sliding windows over hourly / daily buckets ([`rolling`], [`QuotaCounter::try_add_rolling`]).
 
 mod memory;
 mod redis;
+pub mod rolling;
 
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ use crate::Error;
 
 pub use self::memory::MemoryQuota;
 pub use self::redis::RedisQuota;
+pub use self::rolling::{RollingOutcome, RollingWindow, rolling_key};
 
 /// Seconds per day.
 const DAY: u64 = 86_400;
@@ -46,6 +48,23 @@ pub trait QuotaCounter: Send + Sync + 'static {
 
     /// The current count of `key` (0 when unknown or expired).
     async fn get(&self, key: &str) -> Result<u64, Error>;
+
+    /// Counts `cost` against the rolling quota `key` (laid out as `window`) at `now_unix`, only
+    /// when the window's count stays within `limit` ([`rolling`]); a `cost` of 0 only reads.
+    /// Counters that do not support rolling quotas fail with [`Error::Unavailable`].
+    async fn try_add_rolling(
+        &self,
+        key: &str,
+        window: RollingWindow,
+        now_unix: u64,
+        cost: u64,
+        limit: u64,
+    ) -> Result<RollingOutcome, Error> {
+        let _ = (key, window, now_unix, cost, limit);
+        Err(Error::Unavailable(
+            "this quota counter does not support rolling periods".into(),
+        ))
+    }
 }
 
 /// Wall-clock time in whole seconds since the Unix epoch (injectable for tests).
@@ -110,7 +129,7 @@ pub struct PeriodWindow {
 }
 
 /// The calendar period of `period` containing `now_unix`. `None` for rolling periods
-/// (`rolling_day`, `rolling_month`), which are not enforced.
+/// (`rolling_day`, `rolling_month`), which have no fixed period ([`rolling`]).
 pub fn period_window(period: QuotaPeriod, now_unix: u64) -> Option<PeriodWindow> {
     let days = now_unix / DAY;
     let (y, m, d) = civil_from_days(days);

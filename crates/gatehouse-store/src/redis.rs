@@ -24,6 +24,31 @@ use crate::{Decision, Error, RateLimiter};
 /// Prefix of every rate-limit key.
 pub const KEY_PREFIX: &str = "gatehouse:rl:";
 
+/// One lazily opened multiplexed connection to `cfg.url` with the store's timeouts (Redis need
+/// not be up). Fails only on an invalid URL. Must be called within a Tokio runtime.
+pub(crate) fn connection(cfg: &RedisStore) -> Result<ConnectionManager, Error> {
+    let client = ::redis::Client::open(cfg.url.as_str())
+        .map_err(|e| Error::Setup(format!("redis url: {e}")))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(cfg.timeout))
+        .set_response_timeout(Some(cfg.timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(100));
+    ConnectionManager::new_lazy_with_config(client, config)
+        .map_err(|e| Error::Setup(format!("redis connection: {e}")))
+}
+
+/// `fut` within `timeout`; a timeout or a Redis error is [`Error::Unavailable`].
+pub(crate) async fn bounded<T>(
+    timeout: Duration,
+    fut: impl std::future::Future<Output = ::redis::RedisResult<T>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| Error::Unavailable(format!("redis: no answer within {timeout:?}")))?
+        .map_err(|e| Error::Unavailable(format!("redis: {e}")))
+}
+
 /// Rate limiter in Redis (`store.redis`). Decisions are exact across gateway instances sharing
 /// the Redis; each is bounded by `timeout` and fails with [`Error::Unavailable`] otherwise (wrap
 /// it in [`crate::ResilientLimiter`] for the `on_failure` behaviour).
@@ -39,17 +64,9 @@ impl RedisLimiter {
     /// Sets up `cfg.connections` (at least 1) multiplexed connections, opened lazily: Redis need
     /// not be up yet. Fails only on an invalid URL. Must be called within a Tokio runtime.
     pub fn new(cfg: &RedisStore) -> Result<Self, Error> {
-        let client = ::redis::Client::open(cfg.url.as_str())
-            .map_err(|e| Error::Setup(format!("redis url: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(cfg.timeout))
-            .set_response_timeout(Some(cfg.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(100));
         let managers = (0..cfg.connections.max(1))
-            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::Setup(format!("redis connection: {e}")))?;
+            .map(|_| connection(cfg))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(RedisLimiter {
             managers,
             next: AtomicUsize::new(0),
@@ -57,6 +74,12 @@ impl RedisLimiter {
             gcra: Script::new(scripts::GCRA),
             window: Script::new(scripts::SLIDING_WINDOW),
         })
+    }
+
+    /// A clone of one of its multiplexed connections (e.g. for [`crate::ApproxLimiter`]'s syncs).
+    pub fn connection(&self) -> ConnectionManager {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.managers.len();
+        self.managers[i].clone()
     }
 
     /// The Redis key of a counter.

@@ -116,6 +116,26 @@ pub struct RateLimitConfig {
     pub headers: RateLimitHeaders,
     /// Memory backend: most keys tracked per limit; idle keys are evicted first. Default 100,000.
     pub max_keys: usize,
+    /// Redis backend only: decide locally and sync counts to Redis periodically (`approximate:`).
+    /// Default `None` (every decision is one exact Redis round trip).
+    pub approximate: Option<Approximate>,
+}
+
+/// Approximate mode of a Redis-backed `rate_limit` (for very hot keys): sliding-window limits are
+/// decided in process from the last known cluster-wide count plus the local count since, and
+/// each key's local count is synced to Redis every `sync_interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Approximate {
+    /// How often local counts are synced to Redis. Default 100 ms.
+    pub sync_interval: Duration,
+}
+
+impl Default for Approximate {
+    fn default() -> Self {
+        Approximate {
+            sync_interval: Duration::from_millis(100),
+        }
+    }
 }
 
 /// Where a route's limits come from.

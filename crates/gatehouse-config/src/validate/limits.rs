@@ -1,6 +1,7 @@
 //! Rate limits: `plans:` (limits and quotas per plan), plan references, and the `rate_limit`
 //! plugin's settings. `store:` is in [`store`].
 
+mod approximate;
 mod store;
 
 pub(crate) use store::store;
@@ -215,7 +216,14 @@ pub(crate) fn plan_ref(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> 
 
 // === rate_limit ===
 
-const RATE_LIMIT_KEYS: &[&str] = &["limits", "key", "backend", "headers", "max_keys"];
+const RATE_LIMIT_KEYS: &[&str] = &[
+    "limits",
+    "key",
+    "backend",
+    "headers",
+    "max_keys",
+    "approximate",
+];
 
 /// `rate_limit` plugin settings.
 pub(crate) fn rate_limit(cx: &mut Ctx, node: &Node, path: &str) -> Option<RateLimitConfig> {
@@ -233,6 +241,7 @@ pub(crate) fn rate_limit(cx: &mut Ctx, node: &Node, path: &str) -> Option<RateLi
         },
         headers: RateLimitHeaders::default(),
         max_keys: DEFAULT_MAX_KEYS,
+        approximate: None,
     };
     let mut ok = true;
     if let Some(n) = obj.get("key") {
@@ -258,6 +267,10 @@ pub(crate) fn rate_limit(cx: &mut Ctx, node: &Node, path: &str) -> Option<RateLi
     }
     if let Some(n) = obj.get("max_keys") {
         ok &= set(&mut c.max_keys, usize_min(cx, n, &obj.at("max_keys"), 1));
+    }
+    if let Some(n) = obj.get("approximate") {
+        let approximate = approximate::approximate(cx, n, &obj.at("approximate"), c.backend);
+        ok &= set(&mut c.approximate, approximate.map(Some));
     }
     c.limits = limits?;
     ok.then_some(c)

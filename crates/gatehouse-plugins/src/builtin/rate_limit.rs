@@ -87,9 +87,11 @@ impl RateLimit {
             Backend::Memory => limiters
                 .memory(config.max_keys)
                 .ok_or("no in-process limiter is available")?,
-            Backend::Redis => limiters
-                .redis()
-                .ok_or("backend redis: no Redis limiter (is `store.redis` set?)")?,
+            Backend::Redis => match config.approximate {
+                Some(a) => limiters.approximate(a.sync_interval, config.max_keys),
+                None => limiters.redis(),
+            }
+            .ok_or("backend redis: no Redis limiter (is `store.redis` set?)")?,
         };
         Ok(RateLimit::with_limiter(config, plans, limiter, limiters))
     }

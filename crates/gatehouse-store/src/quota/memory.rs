@@ -5,14 +5,22 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 
-use super::{QuotaCounter, SystemWallClock, WallClock};
+use super::{QuotaCounter, RollingOutcome, RollingWindow, SystemWallClock, WallClock};
 use crate::Error;
+
+/// A rolling quota's layout and its (bucket, count) list.
+type Rolling = (RollingWindow, Vec<(u64, u64)>);
 
 /// Quota counters in process, at most `max_keys` of them. A counter is dropped once its period
 /// has ended; when the map is full, expired counters are dropped first, then the one whose period
 /// ends soonest.
+///
+/// Rolling quotas are kept apart, at most `max_keys` of them too: each a short list of
+/// (bucket, count); when full, those fully restored are dropped first, then the one restored
+/// soonest.
 pub struct MemoryQuota {
     counters: Mutex<HashMap<String, (u64, u64)>>,
+    rolling: Mutex<HashMap<String, Rolling>>,
     max_keys: usize,
     clock: Arc<dyn WallClock>,
 }
@@ -35,6 +43,7 @@ impl MemoryQuota {
     pub fn with_clock(max_keys: usize, clock: Arc<dyn WallClock>) -> Self {
         MemoryQuota {
             counters: Mutex::new(HashMap::new()),
+            rolling: Mutex::new(HashMap::new()),
             max_keys: max_keys.max(1),
             clock,
         }
@@ -109,5 +118,43 @@ impl QuotaCounter for MemoryQuota {
             .get(key)
             .filter(|(end, _)| *end > now)
             .map_or(0, |(_, count)| *count))
+    }
+
+    async fn try_add_rolling(
+        &self,
+        key: &str,
+        window: RollingWindow,
+        now_unix: u64,
+        cost: u64,
+        limit: u64,
+    ) -> Result<RollingOutcome, Error> {
+        let oldest = window.oldest(now_unix);
+        let mut map = self.rolling.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buckets = map.remove(key).map(|(_, b)| b).unwrap_or_default();
+        buckets.retain(|(b, _)| *b >= oldest);
+        let used: u64 = buckets.iter().map(|(_, c)| *c).sum();
+        let added = cost > 0 && used.saturating_add(cost) <= limit;
+        if added {
+            let current = window.bucket(now_unix);
+            super::rolling::add_to(&mut buckets, current, cost);
+        }
+        let outcome =
+            RollingOutcome::new(&window, &buckets, now_unix, added || cost == 0, cost, limit);
+        if !buckets.is_empty() {
+            if map.len() >= self.max_keys {
+                map.retain(|_, (w, b)| w.restored_at(b).is_some_and(|at| at > now_unix));
+            }
+            if map.len() >= self.max_keys {
+                let soonest = map
+                    .iter()
+                    .min_by_key(|(_, (w, b))| w.restored_at(b))
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = soonest {
+                    map.remove(&k);
+                }
+            }
+            map.insert(key.to_owned(), (window, buckets));
+        }
+        Ok(outcome)
     }
 }

@@ -137,6 +137,7 @@ fn full_parse() {
                 x_ratelimit: true,
             },
             max_keys: 7,
+            approximate: None,
         }
     );
 }
@@ -506,3 +507,5 @@ fn plans_and_store_across_files() {
         "{err}"
     );
 }
+
+mod approximate;

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use gatehouse_config::model::StoreConfig;
 use gatehouse_store::{
-    MemoryLimiter, MemoryQuota, QuotaCounter, RateLimiter, RedisQuota, ResilientLimiter,
+    ApproxLimiter, MemoryLimiter, MemoryQuota, QuotaCounter, RateLimiter, RedisLimiter, RedisQuota,
+    ResilientLimiter,
 };
 
 /// Makes an in-process limiter tracking at most `max_keys` keys.
@@ -29,6 +30,8 @@ const DEFAULT_UNAVAILABLE_RETRY: Duration = Duration::from_secs(1);
 pub struct Limiters {
     store: StoreConfig,
     redis: Option<Arc<dyn RateLimiter>>,
+    breaker: Option<Arc<ResilientLimiter<RedisLimiter>>>,
+    approximate: Mutex<HashMap<(Duration, usize), Arc<dyn RateLimiter>>>,
     new_memory: Option<MemoryFactory>,
     memory: Mutex<HashMap<usize, Arc<dyn RateLimiter>>>,
     memory_quota: Mutex<Arc<dyn QuotaCounter>>,
@@ -62,13 +65,15 @@ impl Limiters {
     /// when `store.redis` is set. Connections are opened lazily: Redis need not be up. Must be
     /// called within a Tokio runtime when `store.redis` is set.
     pub fn new(store: &StoreConfig) -> std::result::Result<Limiters, String> {
-        let redis = match &store.redis {
+        let breaker = match &store.redis {
             Some(cfg) => Some(Arc::new(
                 ResilientLimiter::redis(cfg, LOCAL_FALLBACK_MAX_KEYS).map_err(|e| e.to_string())?,
-            ) as Arc<dyn RateLimiter>),
+            )),
             None => None,
         };
+        let redis = breaker.clone().map(|b| b as Arc<dyn RateLimiter>);
         let mut limiters = Limiters::from_parts(store.clone(), redis, Some(memory_factory()));
+        limiters.breaker = breaker;
         if let Some(cfg) = &store.redis {
             limiters.redis_quota = Some(Arc::new(RedisQuota::new(cfg).map_err(|e| e.to_string())?));
         }
@@ -85,6 +90,8 @@ impl Limiters {
         Limiters {
             store,
             redis,
+            breaker: None,
+            approximate: Mutex::new(HashMap::new()),
             new_memory,
             memory: Mutex::new(HashMap::new()),
             memory_quota: Mutex::new(Arc::new(MemoryQuota::new(LOCAL_FALLBACK_MAX_KEYS))),
@@ -100,6 +107,36 @@ impl Limiters {
     /// The Redis limiter, when `store.redis` is configured.
     pub fn redis(&self) -> Option<Arc<dyn RateLimiter>> {
         self.redis.clone()
+    }
+
+    /// The Redis limiter's circuit breaker (its state for metrics), when `store.redis` is set.
+    pub fn redis_breaker(&self) -> Option<&Arc<ResilientLimiter<RedisLimiter>>> {
+        self.breaker.as_ref()
+    }
+
+    /// The approximate-mode limiter syncing every `sync_interval` and tracking at most
+    /// `max_keys` keys locally (created on first use, then shared by every plugin with these
+    /// settings); token buckets and untracked keys go to the Redis limiter. `None` without
+    /// `store.redis`. Must be called within a Tokio runtime.
+    pub fn approximate(
+        &self,
+        sync_interval: Duration,
+        max_keys: usize,
+    ) -> Option<Arc<dyn RateLimiter>> {
+        let breaker = self.breaker.as_ref()?;
+        let mut map = self
+            .approximate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let limiter = map.entry((sync_interval, max_keys)).or_insert_with(|| {
+            Arc::new(ApproxLimiter::new(
+                breaker.inner().connection(),
+                breaker.clone(),
+                sync_interval,
+                max_keys,
+            ))
+        });
+        Some(limiter.clone())
     }
 
     /// The in-process limiter for `max_keys` (created on first use, then shared).

@@ -4,13 +4,15 @@
 //! the consumer id, `tenant` → the tenant; a caller without that id is not counted). Only
 //! requests within the quota are counted, so a refused request does not use it up. Calendar
 //! periods (`day`, `month`) are UTC; rolling periods (`rolling_day`, `rolling_month`) are
-//! parsed but **not enforced**.
+//! sliding windows over hourly / daily buckets ([`gatehouse_store::quota::rolling`]).
 
 use std::sync::Arc;
 
 use gatehouse_config::model::{Quota, QuotaScope, StoreFailure};
 use gatehouse_store::Error;
-use gatehouse_store::quota::{PeriodWindow, QuotaCounter, WallClock, period_window, quota_key};
+use gatehouse_store::quota::{
+    PeriodWindow, QuotaCounter, RollingWindow, WallClock, period_window, quota_key, rolling_key,
+};
 
 use super::Limiters;
 use crate::Identity;
@@ -18,7 +20,7 @@ use crate::Identity;
 /// What the quota said about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuotaOutcome {
-    /// No quota applies (no plan quota, rolling period, or no id for its scope).
+    /// No quota applies (no plan quota, or no id for its scope).
     None,
     /// Counted; `used` after counting.
     Allowed {
@@ -26,14 +28,14 @@ pub enum QuotaOutcome {
         requests: u64,
         /// Requests counted in this period.
         used: u64,
-        /// Seconds until the period ends.
+        /// Seconds until the period ends (rolling: until nothing is counted any more).
         resets_in: u64,
     },
     /// Over quota: not counted.
     Refused {
         /// Requests per period.
         requests: u64,
-        /// Seconds until the period ends (at least 1).
+        /// Seconds until the period ends (rolling: until the request would fit); at least 1.
         resets_in: u64,
     },
     /// The quota store could not decide (`on_failure: fail_closed`).
@@ -59,7 +61,7 @@ pub async fn count(
     now_unix: u64,
 ) -> QuotaOutcome {
     let Some(window) = period_window(quota.period, now_unix) else {
-        return QuotaOutcome::None;
+        return count_rolling(limiters, quota, scope_id, now_unix).await;
     };
     let key = quota_key(scope_id, &window);
     let resets_in = window.end_unix.saturating_sub(now_unix).max(1);
@@ -100,8 +102,58 @@ pub async fn count(
     }
 }
 
+/// Counts a request against a rolling quota (`on_failure` as in [`count`]).
+async fn count_rolling(
+    limiters: &QuotaCounters,
+    quota: &Quota,
+    scope_id: &str,
+    now_unix: u64,
+) -> QuotaOutcome {
+    let Some(window) = RollingWindow::of(quota.period) else {
+        return QuotaOutcome::None;
+    };
+    let key = rolling_key(scope_id, quota.period);
+    let add = |counter: &Arc<dyn QuotaCounter>| {
+        let counter = counter.clone();
+        let key = key.clone();
+        async move {
+            counter
+                .try_add_rolling(&key, window, now_unix, 1, quota.requests)
+                .await
+        }
+    };
+    let outcome = match add(&limiters.counter).await {
+        Ok(o) => o,
+        Err(error) => match limiters.on_failure {
+            Some(StoreFailure::FailClosed) | None => {
+                return QuotaOutcome::Unavailable(error.to_string());
+            }
+            Some(StoreFailure::FailOpen) => {
+                tracing::warn!(%error, "quota: store unavailable, not counted (fail_open)");
+                return QuotaOutcome::None;
+            }
+            Some(StoreFailure::Local) => match add(&limiters.local).await {
+                Ok(o) => o,
+                Err(e) => return QuotaOutcome::Unavailable(e.to_string()),
+            },
+        },
+    };
+    match outcome.retry_in {
+        None => QuotaOutcome::Allowed {
+            requests: quota.requests,
+            used: outcome.used,
+            resets_in: outcome.restored_in,
+        },
+        Some(retry) => QuotaOutcome::Refused {
+            requests: quota.requests,
+            resets_in: retry,
+        },
+    }
+}
+
 /// The usage of `scope_id` under `quota` at `now_unix`: requests counted in the current period
-/// and the period; `None` for rolling periods (not counted).
+/// and the period. For a rolling quota, the window's count and a window from its oldest bucket to
+/// when everything counted now has left it (`label` is the period's name).
 pub async fn usage(
     counter: &dyn QuotaCounter,
     quota: &Quota,
@@ -109,7 +161,20 @@ pub async fn usage(
     now_unix: u64,
 ) -> Result<Option<(u64, PeriodWindow)>, Error> {
     let Some(window) = period_window(quota.period, now_unix) else {
-        return Ok(None);
+        let Some(rolling) = RollingWindow::of(quota.period) else {
+            return Ok(None);
+        };
+        let key = rolling_key(scope_id, quota.period);
+        let read = counter
+            .try_add_rolling(&key, rolling, now_unix, 0, quota.requests)
+            .await?;
+        let label = key.rsplit(':').next().unwrap_or_default().to_owned();
+        let window = PeriodWindow {
+            label,
+            start_unix: rolling.oldest(now_unix) * rolling.bucket_secs,
+            end_unix: now_unix + read.restored_in,
+        };
+        return Ok(Some((read.used, window)));
     };
     let used = counter.get(&quota_key(scope_id, &window)).await?;
     Ok(Some((used, window)))

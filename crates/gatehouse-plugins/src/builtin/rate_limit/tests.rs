@@ -71,6 +71,7 @@ fn config(limits: LimitSource, key: Vec<KeyPart>) -> RateLimitConfig {
         backend: Backend::Memory,
         headers: RateLimitHeaders::default(),
         max_keys: 1000,
+        approximate: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn plugin(scope: QuotaScope, period: QuotaPeriod, clock: Arc<ManualWallClock>) -
         backend: Backend::Memory,
         headers: RateLimitHeaders::default(),
         max_keys: 100,
+        approximate: None,
     };
     let mut p = RateLimit::new(&config, plans(scope, period), &Limiters::default()).unwrap();
     p.set_quota_clock(clock);
@@ -98,10 +99,45 @@ async fn tenant_scope_is_shared_and_callers_without_an_id_are_not_counted() {
 }
 
 #[tokio::test]
-async fn rolling_periods_are_not_enforced() {
-    let clock = Arc::new(ManualWallClock::at(1_795_353_000));
-    let p = plugin(QuotaScope::Consumer, QuotaPeriod::RollingDay, clock);
-    for _ in 0..10 {
-        assert_eq!(check(&p, identity(Some("acme"), None)).await.0, 200);
+async fn rolling_day_is_enforced_over_hourly_buckets() {
+    // 13:10 UTC.
+    let start = days_from_civil(2026, 11, 22) * 86_400 + 13 * 3_600 + 600;
+    let clock = Arc::new(ManualWallClock::at(start));
+    let p = plugin(QuotaScope::Consumer, QuotaPeriod::RollingDay, clock.clone());
+    let acme = || identity(Some("acme"), None);
+    for _ in 0..3 {
+        assert_eq!(check(&p, acme()).await, (200, None));
     }
+    // Refused until the 13:xx hour has left the window: 14:00 the next day.
+    let frees_at = start - 600 + 25 * 3_600;
+    assert_eq!(
+        check(&p, acme()).await,
+        (429, Some((frees_at - start).to_string()))
+    );
+    clock.set(frees_at - 1);
+    assert_eq!(check(&p, acme()).await, (429, Some("1".into())));
+    clock.set(frees_at);
+    assert_eq!(check(&p, acme()).await.0, 200);
+    // Another consumer has its own window.
+    assert_eq!(check(&p, identity(Some("other"), None)).await.0, 200);
+}
+
+#[tokio::test]
+async fn quota_is_counted_once_per_request() {
+    let clock = Arc::new(ManualWallClock::at(days_from_civil(2026, 11, 22) * 86_400));
+    let first = plugin(QuotaScope::Consumer, QuotaPeriod::Day, clock.clone());
+    for _ in 0..3 {
+        let mut c = cx();
+        c.identity = Some(identity(Some("acme"), None));
+        assert!(first.check_quota(&mut c).await.is_none());
+        // A second plugin on the same request (same counters) does not count it again.
+        assert!(first.check_quota(&mut c).await.is_none());
+        assert!(c.extensions.get::<super::super::QuotaCounted>().is_some());
+    }
+    let mut c = cx();
+    c.identity = Some(identity(Some("acme"), None));
+    assert_eq!(
+        first.check_quota(&mut c).await.map(|r| r.status().as_u16()),
+        Some(429)
+    );
 }
