@@ -209,6 +209,10 @@ pub(crate) fn tee(
     let Some(mirror) = mirror else {
         return body;
     };
+    // A protocol upgrade (WebSocket) or tunnel cannot be replayed as a plain request.
+    if parts.headers.contains_key(header::UPGRADE) || parts.method == http::Method::CONNECT {
+        return body;
+    }
     if !sampled(mirror.percentage, rand::random::<f64>) {
         return body;
     }

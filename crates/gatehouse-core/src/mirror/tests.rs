@@ -213,6 +213,14 @@ async fn outcomes_are_counted_and_exposed_once_across_reloads() {
     drop(waiting);
     settled(&m).await;
 
+    // Not sampled at all: an upgrade cannot be mirrored.
+    let mut upgrade = head("/a");
+    upgrade
+        .headers
+        .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    drop(tee(Some(&m), &upgrade, ip, full(Bytes::new())));
+    settled(&m).await;
+
     let text = registry.render(gatehouse_metrics::Format::Prometheus);
     assert_eq!(sample(&text, "a", "sent"), Some(1), "{text}");
     assert_eq!(sample(&text, "a", "dropped"), Some(3), "{text}");
