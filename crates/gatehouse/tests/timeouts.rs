@@ -200,7 +200,7 @@ async fn the_deadline_header_carries_the_time_left_in_milliseconds() {
     let ms: u64 = values[0].as_str().and_then(|v| v.parse().ok()).expect("ms");
     assert!((1..=800).contains(&ms), "{ms}");
 
-    // Off by default: a client's value is passed on untouched, none is added.
+    // Off by default: none is added.
     let gw = gateway(&[echo.addr], "", "").await;
     let json = get(&gw.url("/x"), &[]).await.json();
     assert!(

@@ -1,1 +1,92 @@
-//! Unit tests of the upstream call's request body buffering.
+//! Unit tests of the upstream call's request body: buffered for replays when it fits, streamed
+//! intact (frames already read put back in front) when it does not.
+
+use bytes::Bytes;
+use gatehouse_upstream::{BoxError, ProxyBody};
+use http::HeaderMap;
+use http_body::Frame;
+use http_body_util::{BodyExt, StreamBody};
+
+use super::body::{RequestBody, buffer};
+use crate::body::{boxed, full};
+
+/// A streamed body of `chunks`, optionally ending with trailers, without a size hint.
+fn chunked(chunks: &[&'static str], trailers: bool) -> ProxyBody {
+    let mut frames: Vec<Result<Frame<Bytes>, BoxError>> = (chunks.iter())
+        .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes()))))
+        .collect();
+    if trailers {
+        let mut t = HeaderMap::new();
+        t.insert("x-checksum", http::HeaderValue::from_static("abc"));
+        frames.push(Ok(Frame::trailers(t)));
+    }
+    boxed(StreamBody::new(futures_util::stream::iter(frames)))
+}
+
+async fn read_all(body: ProxyBody) -> (Bytes, Option<HeaderMap>) {
+    let collected = body.collect().await.expect("body");
+    let trailers = collected.trailers().cloned();
+    (collected.to_bytes(), trailers)
+}
+
+#[tokio::test]
+async fn a_body_that_fits_is_buffered_and_replayed_whole() {
+    let mut body = buffer(chunked(&["ab", "cd", "ef"], false), 6)
+        .await
+        .expect("buffer");
+    assert!(body.is_replayable());
+    for _ in 0..3 {
+        assert_eq!(read_all(body.next()).await.0, "abcdef");
+    }
+}
+
+#[tokio::test]
+async fn an_empty_body_is_replayable_without_reading() {
+    let body = buffer(full(Bytes::new()), 0).await.expect("buffer");
+    assert!(matches!(body, RequestBody::Buffered(ref b) if b.is_empty()));
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_streamed_intact_once() {
+    let mut body = buffer(chunked(&["ab", "cd", "ef", "gh"], false), 3)
+        .await
+        .expect("buffer");
+    assert!(!body.is_replayable());
+    assert_eq!(read_all(body.next()).await.0, "abcdefgh");
+    // Taken: a second take is empty (the caller never retries a streamed body).
+    assert_eq!(read_all(body.next()).await.0, "");
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_streamed_without_buffering() {
+    let body = buffer(full(Bytes::from_static(b"0123456789")), 4)
+        .await
+        .expect("buffer");
+    match body {
+        RequestBody::Streamed(Some(b)) => assert_eq!(read_all(b).await.0, "0123456789"),
+        _ => panic!("a 10-byte body was buffered with a 4-byte limit"),
+    }
+}
+
+#[tokio::test]
+async fn trailers_make_a_body_streamed_and_are_kept() {
+    let mut body = buffer(chunked(&["ab"], true), 1024).await.expect("buffer");
+    assert!(!body.is_replayable());
+    let (data, trailers) = read_all(body.next()).await;
+    assert_eq!(data, "ab");
+    let trailers = trailers.expect("trailers");
+    assert_eq!(
+        trailers.get("x-checksum").map(|v| v.as_bytes()),
+        Some(&b"abc"[..])
+    );
+}
+
+#[tokio::test]
+async fn an_error_of_the_client_body_is_returned() {
+    let frames: Vec<Result<Frame<Bytes>, BoxError>> = vec![
+        Ok(Frame::data(Bytes::from_static(b"ab"))),
+        Err("client went away".into()),
+    ];
+    let body = boxed(StreamBody::new(futures_util::stream::iter(frames)));
+    assert!(buffer(body, 1024).await.is_err());
+}
