@@ -246,3 +246,24 @@ async fn read_head(stream: &mut TcpStream) -> bool {
     }
     true
 }
+
+/// Requests `gw` still counts in flight on its clusters' targets (a request stays in flight
+/// until its response body has been sent to the client).
+pub fn in_flight(gw: &crate::gateway::TestGateway) -> u64 {
+    let snapshot = gw.gateway.snapshot();
+    (snapshot.clusters())
+        .flat_map(|(_, c)| c.status())
+        .map(|t| t.in_flight)
+        .sum()
+}
+
+/// Waits until `gw` has no request in flight, failing the test after
+/// [`STEP_LIMIT`](crate::gateway::STEP_LIMIT).
+pub async fn settle_in_flight(gw: &crate::gateway::TestGateway) {
+    crate::gateway::within("requests in flight back to 0", async {
+        while in_flight(gw) > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}

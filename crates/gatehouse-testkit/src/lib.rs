@@ -47,7 +47,8 @@ pub mod yaml;
 pub use echo::{BIG_CHUNK, spawn_echo, spawn_h2_echo};
 pub use failing::spawn_failing;
 pub use faulty::{
-    FAULTY_ANNOUNCED_LEN, FAULTY_OK_BODY, FAULTY_SENT_LEN, Fault, Faulty, spawn_faulty,
+    FAULTY_ANNOUNCED_LEN, FAULTY_OK_BODY, FAULTY_SENT_LEN, Fault, Faulty, in_flight,
+    settle_in_flight, spawn_faulty,
 };
 pub use grpc::{GRPC_FAIL, GRPC_TRAILER, grpc_count, grpc_say, grpc_say_with_metadata, spawn_grpc};
 pub use health::{HEALTH_PATH, HealthSwitch, spawn_flaky_health};

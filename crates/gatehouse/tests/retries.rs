@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gatehouse_metrics::Format;
 use gatehouse_testkit::gateway::{Reply, TestGateway, config, get, http_client, send, within};
-use gatehouse_testkit::{Fault, spawn_echo, spawn_faulty};
+use gatehouse_testkit::{Fault, in_flight, settle_in_flight, spawn_echo, spawn_faulty};
 use http_body_util::Full;
 
 /// A gateway with one route `r` to the cluster `backend` of `targets`, passive health off (so a
@@ -40,15 +40,6 @@ async fn request(gw: &TestGateway, method: &str, key: Option<&str>, body: &'stat
 /// The gateway's metrics in Prometheus text.
 fn metrics(gw: &TestGateway) -> String {
     gw.gateway.metrics().render(Format::Prometheus)
-}
-
-/// Targets of the gateway's clusters with requests still in flight.
-fn in_flight(gw: &TestGateway) -> u64 {
-    let snapshot = gw.gateway.snapshot();
-    (snapshot.clusters())
-        .flat_map(|(_, c)| c.status())
-        .map(|t| t.in_flight)
-        .sum()
 }
 
 fn burst(failures: usize, retry_after: Option<u64>) -> Fault {
@@ -263,10 +254,5 @@ async fn a_response_whose_body_breaks_is_not_retried() {
         up.settle_open_connections(0, Duration::from_secs(2)).await,
         0
     );
-    let settled = within("in flight", async {
-        while in_flight(&gw) > 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    });
-    settled.await;
+    settle_in_flight(&gw).await;
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gatehouse_metrics::Format;
 use gatehouse_testkit::gateway::{TestGateway, config, get, http_client, send, within};
-use gatehouse_testkit::{Fault, Faulty, spawn_echo, spawn_faulty};
+use gatehouse_testkit::{Fault, Faulty, settle_in_flight, spawn_echo, spawn_faulty};
 use http_body_util::Full;
 
 /// A gateway with one route `r` (`route` YAML appended to it) to the cluster `backend`, passive
@@ -37,20 +37,7 @@ async fn nothing_left_behind(gw: &TestGateway, up: &Faulty) {
         0,
         "upstream connections left open"
     );
-    within("in flight back to 0", async {
-        loop {
-            let snapshot = gw.gateway.snapshot();
-            let busy: u64 = (snapshot.clusters())
-                .flat_map(|(_, c)| c.status())
-                .map(|t| t.in_flight)
-                .sum();
-            if busy == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    settle_in_flight(gw).await;
 }
 
 #[tokio::test]
