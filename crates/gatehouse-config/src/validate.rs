@@ -12,6 +12,7 @@ mod identity;
 mod limits;
 mod listener;
 mod mirror;
+mod observe;
 mod plugin;
 mod resilience;
 mod route;
@@ -77,6 +78,8 @@ pub(crate) struct Ctx {
     plan_names: Vec<String>,
     /// `store.redis` is set (even if refused): the default `rate_limit` backend is Redis.
     store_redis: bool,
+    /// Routes with `access_log: false` (into `observability.access_log.disabled_routes`).
+    access_log_off: Vec<String>,
 }
 
 impl Ctx {
@@ -204,6 +207,7 @@ const TOP_KEYS: &[&str] = &[
     "consumers",
     "plans",
     "store",
+    "observability",
     "usage",
 ];
 
@@ -338,6 +342,9 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
         if let Some(node) = root.get("routes") {
             config.routes.extend(route::routes(cx, node, "routes"));
         }
+        if let Some(node) = root.get("observability") {
+            config.observability = observe::observability(cx, node, "observability");
+        }
         if let Some(node) = root.get("plugins") {
             config.plugins.extend(plugin::plugins(cx, node, "plugins"));
         }
@@ -345,6 +352,7 @@ pub(crate) fn validate(cx: &mut Ctx, sources: &[Source], meta: ConfigMeta) -> Op
             usage::usage_section(cx, node, "usage", &mut config.usage, &mut usage_site);
         }
     }
+    config.observability.access_log.disabled_routes = std::mem::take(&mut cx.access_log_off);
     if let Some((value, _)) = server {
         config.server = value;
     }

@@ -7,6 +7,7 @@
 //!        → on_response → client → on_log
 //! ```
 
+mod access_log;
 mod body;
 mod error;
 mod gateway;
@@ -16,6 +17,7 @@ mod mirror;
 mod proxy;
 mod snapshot;
 mod tls;
+mod trace;
 mod upstream_call;
 
 pub mod echo;

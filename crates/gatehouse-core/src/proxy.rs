@@ -32,11 +32,13 @@ pub struct Finish {
     activity: Arc<Activity>,
     _target: Option<Selected>,
     meter: crate::metrics::Meter,
+    observed: crate::access_log::Observed,
 }
 
 impl OnDone for Finish {
     fn done(&mut self) {
         self.chain.on_log(&self.cx, &self.record);
+        self.observed.finish(&self.cx, &self.record);
         let r = &self.record;
         tracing::debug!(
             target: "gatehouse::access",
@@ -63,6 +65,7 @@ impl OnDone for Finish {
     }
 
     fn data(&mut self, len: usize) {
+        self.observed.data(len);
         self.meter.data(len);
     }
 }
@@ -106,6 +109,7 @@ pub(crate) async fn handle(
     cx.max_body_bytes = conn.listener.max_body_bytes;
     let method = parts.method.clone();
     let mut path = String::new();
+    let observed = crate::access_log::Observed::begin(&snapshot, &mut cx, &parts);
 
     let (chain, outcome) = pipeline(
         &snapshot, &conn, &mut cx, parts, body, on_upgrade, &mut path, &mut meter,
@@ -153,6 +157,7 @@ pub(crate) async fn handle(
         activity: conn.activity.clone(),
         _target: target,
         meter,
+        observed: observed.respond(&head.headers),
     };
     Ok(Response::from_parts(head, DoneBody::new(body, finish)))
 }

@@ -55,6 +55,10 @@ pub struct Snapshot {
     pub(crate) mirrors: Arc<crate::mirror::Mirrors>,
     /// Per-route metric handles and this snapshot's collector.
     pub(crate) meters: Arc<crate::metrics::SnapshotMetrics>,
+    /// Trace sampling and export.
+    pub(crate) tracer: crate::trace::Tracer,
+    /// The JSON access log.
+    pub(crate) access_log: crate::access_log::AccessLog,
 }
 
 impl Snapshot {
@@ -138,6 +142,12 @@ impl Snapshot {
         let mirrors = Arc::new(mirrors);
         mirrors.activate(metrics);
         Ok(Snapshot {
+            tracer: crate::trace::Tracer::build(&config, previous.map(|p| &p.tracer), metrics),
+            access_log: crate::access_log::AccessLog::build(
+                &config,
+                previous.map(|p| &p.access_log),
+                metrics,
+            ),
             _call_metrics: crate::upstream_call::CallMetrics::register(&clusters, metrics),
             mirrors,
             meters,

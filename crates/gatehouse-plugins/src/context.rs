@@ -47,6 +47,47 @@ pub struct RequestContext {
     pub identity: Option<crate::Identity>,
     /// The client certificate presented on a TLS connection (mTLS), when there was one.
     pub client_cert: Option<std::sync::Arc<ClientCert>>,
+    /// W3C trace context of this request (set when the request starts).
+    pub trace: TraceContext,
+}
+
+/// The request's place in a distributed trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceContext {
+    /// Trace id (16 bytes; all zero = none yet).
+    pub trace_id: [u8; 16],
+    /// The gateway's server span for this request.
+    pub span_id: [u8; 8],
+    /// The caller's span, when a valid trace context arrived.
+    pub parent_span_id: Option<[u8; 8]>,
+    /// Whether the trace is sampled (spans exported, `01` flag propagated).
+    pub sampled: bool,
+    /// The incoming `tracestate`, validated, passed on unchanged.
+    pub tracestate: Option<String>,
+    /// The context arrived as B3: upstream requests also carry a `b3` header.
+    pub b3: bool,
+}
+
+impl TraceContext {
+    /// The trace id as 32 lower-case hex digits.
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+
+    /// The server span id as 16 lower-case hex digits.
+    pub fn span_id_hex(&self) -> String {
+        hex(&self.span_id)
+    }
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// A client certificate as seen by the TLS layer.
@@ -88,6 +129,7 @@ impl RequestContext {
             extensions: http::Extensions::new(),
             identity: None,
             client_cert: None,
+            trace: TraceContext::default(),
         }
     }
 }

@@ -18,7 +18,7 @@ pub mod http_client;
 pub mod problem;
 
 pub use chain::Chain;
-pub use context::{ClientCert, LogRecord, RequestContext, TlsInfo};
+pub use context::{ClientCert, LogRecord, RequestContext, TlsInfo, TraceContext};
 pub use error::{Error, Result};
 pub use identity::{ConsumerRegistry, Identity};
 pub use plugin::{Flow, LocalResponse, Phases, Plugin};

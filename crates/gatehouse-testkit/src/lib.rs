@@ -19,7 +19,8 @@
 //!
 //! Clients: [`grpc_say`], [`grpc_count`], [`ws_roundtrip`]. For tests that need
 //! an external program: [`require_server`]. For the `gatehouse` binary itself:
-//! [`process::GatehouseProcess`]. A real `redis-server`: [`redis::spawn_redis`].
+//! [`process::GatehouseProcess`]. A real `redis-server`: [`redis::spawn_redis`]. An OTLP trace
+//! receiver (gRPC and HTTP): [`otlp::spawn_otlp`].
 //! Helpers backed by independent CLI tools: [`keys::sha256_hex_via_cli`] (`sha256sum`),
 //! [`certs`] (`openssl`), [`raw::curl_as_is`] (`curl`); raw-response readers in [`raw`]; shared
 //! config YAML in [`yaml`].
@@ -34,6 +35,7 @@ pub mod gateway;
 pub mod grpc;
 mod health;
 pub mod keys;
+pub mod otlp;
 pub mod process;
 pub mod raw;
 pub mod redis;

@@ -51,12 +51,15 @@ async fn serve(
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut usr1 = signal(SignalKind::user_defined1()).context("SIGUSR1 handler")?;
     loop {
         tokio::select! {
             _ = hup.recv() => {
                 let r = reloader.clone();
                 let _ = tokio::task::spawn_blocking(move || r.reload("SIGHUP")).await;
             }
+            // logrotate: reopen the access log file.
+            _ = usr1.recv() => gateway.snapshot().reopen_access_log(),
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

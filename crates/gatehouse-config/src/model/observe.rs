@@ -1,8 +1,19 @@
 //! Observability settings (issue 6) and usage metering (issue 4).
 
+mod access_log;
+mod tracing;
+
+pub use access_log::{AccessLog, LogDestination};
+pub use tracing::{OtlpExporter, OtlpProtocol, TraceBatch, Tracing};
+
 /// Metrics, tracing and access log (`observability:`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Observability {}
+pub struct Observability {
+    /// Trace context propagation and span export.
+    pub tracing: Tracing,
+    /// The JSON access log.
+    pub access_log: AccessLog,
+}
 
 /// Usage metering for billing (`usage:`): requests counted per consumer, route, status class
 /// and UTC hour, flushed to a backend and exported by the admin API and Prometheus.

@@ -22,6 +22,7 @@ const KEYS: &[&str] = &[
     "preserve_host",
     "plugins",
     "auth",
+    "access_log",
     "mirror",
     "bulkhead",
     "timeout",
@@ -70,6 +71,7 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         Some(n) => boolean(cx, n, &obj.at("preserve_host")),
         None => Some(true),
     };
+    super::observe::route_access_log(cx, &obj, name.as_deref());
     let plugins = match obj.get("plugins") {
         Some(n) => plugins(cx, n, &obj.at("plugins")),
         None => Vec::new(),
