@@ -1,5 +1,7 @@
 //! The data plane's error type and the one place errors become HTTP responses.
 
+use std::time::Duration;
+
 use http::StatusCode;
 
 /// Where an error came from.
@@ -40,6 +42,24 @@ pub enum Error {
     /// A plugin failed: 500.
     #[error(transparent)]
     Plugin(#[from] gatehouse_plugins::Error),
+    /// The cluster's circuit breaker, or every usable target's, is open: 503 with `Retry-After`.
+    #[error("upstream circuit open")]
+    CircuitOpen {
+        /// Remaining cool-down (sent as `Retry-After`, rounded up to whole seconds, at least 1).
+        retry_after: Duration,
+    },
+    /// The route's or cluster's bulkhead is full (queue full or queue timeout): 503.
+    #[error("bulkhead full ({0})")]
+    BulkheadFull(&'static str),
+    /// The gateway sheds load (too many requests in flight, or too much memory): 503 with
+    /// `Retry-After`.
+    #[error("load shed: {reason}")]
+    Overloaded {
+        /// `in_flight` or `memory`.
+        reason: &'static str,
+        /// Sent as `Retry-After`.
+        retry_after: Duration,
+    },
     /// A configuration file was refused.
     #[error(transparent)]
     Config(#[from] gatehouse_config::ConfigError),
@@ -56,6 +76,17 @@ pub enum Error {
     },
 }
 
+impl From<gatehouse_upstream::Unavailable> for Error {
+    fn from(u: gatehouse_upstream::Unavailable) -> Self {
+        match u {
+            gatehouse_upstream::Unavailable::NoTarget => Error::NoHealthyTarget,
+            gatehouse_upstream::Unavailable::CircuitOpen { retry_after } => {
+                Error::CircuitOpen { retry_after }
+            }
+        }
+    }
+}
+
 impl Error {
     /// Where the error came from.
     pub fn source_kind(&self) -> Source {
@@ -65,6 +96,10 @@ impl Error {
             }
             Error::NoHealthyTarget | Error::Upstream(_) | Error::UpstreamTimeout => {
                 Source::Upstream
+            }
+            // Expected refusals under stress, counted by metrics: logged at debug level only.
+            Error::CircuitOpen { .. } | Error::BulkheadFull(_) | Error::Overloaded { .. } => {
+                Source::Downstream
             }
             Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => {
                 Source::Internal
@@ -87,7 +122,10 @@ impl Error {
             Error::NoRoute => StatusCode::NOT_FOUND,
             Error::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Error::NoHealthyTarget => StatusCode::SERVICE_UNAVAILABLE,
+            Error::NoHealthyTarget
+            | Error::CircuitOpen { .. }
+            | Error::BulkheadFull(_)
+            | Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => {
@@ -104,6 +142,9 @@ impl Error {
             Error::BodyTooLarge => "the request body is larger than allowed",
             Error::HeadTooLarge => "the request headers are larger than allowed",
             Error::NoHealthyTarget => "no healthy upstream target is available",
+            Error::CircuitOpen { .. } => "the upstream service is unavailable; retry later",
+            Error::BulkheadFull(_) => "too many concurrent requests for this service",
+            Error::Overloaded { .. } => "the gateway is overloaded; retry later",
             Error::Upstream(_) => "the upstream service failed to answer",
             Error::UpstreamTimeout => "the upstream service did not answer in time",
             Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => {
@@ -112,12 +153,32 @@ impl Error {
         }
     }
 
-    /// The `application/problem+json` response for this error.
+    /// When the client may retry: for an open circuit, a full bulkhead and load shedding.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::CircuitOpen { retry_after } | Error::Overloaded { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            Error::BulkheadFull(_) => Some(Duration::from_secs(1)),
+            _ => None,
+        }
+    }
+
+    /// The `application/problem+json` response for this error (with `Retry-After` in whole
+    /// seconds, at least 1, when [`retry_after`](Self::retry_after) says so).
     pub fn to_response(&self, request_id: &str) -> http::Response<bytes::Bytes> {
-        gatehouse_plugins::problem::problem_response(
+        let mut response = gatehouse_plugins::problem::problem_response(
             self.status(),
             self.public_detail(),
             request_id,
-        )
+        );
+        if let Some(after) = self.retry_after() {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            let value = http::HeaderValue::from(secs.max(1));
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }

@@ -15,6 +15,7 @@ mod identity;
 mod listener;
 mod mirror;
 mod proxy;
+mod shed;
 mod snapshot;
 mod tls;
 mod trace;

@@ -175,6 +175,9 @@ async fn pipeline(
     meter: &mut crate::metrics::Meter,
 ) -> (Arc<Chain>, Result<Proxied, Error>) {
     let global = snapshot.global.clone();
+    if let Err(e) = snapshot.shed.admit(cx) {
+        return (global, Err(e));
+    }
     if head_too_large(&parts, &conn.listener) {
         parts.uri.path().clone_into(log_path);
         return (global, Err(Error::HeadTooLarge));
@@ -359,6 +362,9 @@ fn error_reason(e: &Error) -> &'static str {
         Error::BodyTooLarge => "body_too_large",
         Error::HeadTooLarge => "head_too_large",
         Error::NoHealthyTarget => "no_healthy_target",
+        Error::CircuitOpen { .. } => "circuit_open",
+        Error::BulkheadFull(_) => "bulkhead_full",
+        Error::Overloaded { .. } => "load_shed",
         Error::Upstream(_) => "upstream_error",
         Error::UpstreamTimeout => "upstream_timeout",
         Error::Plugin(_) | Error::Config(_) | Error::Build(_) | Error::Listener { .. } => {

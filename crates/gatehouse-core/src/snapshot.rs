@@ -22,6 +22,8 @@ pub(crate) struct RouteEntry {
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) chain: Arc<Chain>,
     pub(crate) preserve_host: bool,
+    /// The route's bulkhead (`bulkhead:`), if any.
+    pub(crate) bulkhead: Option<Arc<gatehouse_upstream::Bulkhead>>,
     /// Timeouts and retries towards the route's cluster.
     pub(crate) call: crate::upstream_call::CallPolicy,
     /// The route's request mirror (`mirror:`), if any.
@@ -49,6 +51,8 @@ pub struct Snapshot {
     /// The gateway's metrics registry (the same for every snapshot of one gateway); collectors
     /// built for this snapshot register here and vanish with it.
     pub(crate) metrics: Arc<Registry>,
+    /// Load shedding, and the metrics of breakers, bulkheads and shedding.
+    pub(crate) shed: Arc<crate::shed::Shed>,
     /// The retry and timeout metrics of this snapshot's clusters (registered in `metrics`).
     _call_metrics: Arc<dyn gatehouse_metrics::Collector>,
     /// The routes' request mirrors (counters carried across reloads).
@@ -133,6 +137,7 @@ impl Snapshot {
                     &build_cx,
                 )?),
                 preserve_host: route.preserve_host,
+                bulkhead: crate::shed::route_bulkhead(route, previous),
                 mirror: mirrors.route(entries.len()),
                 metrics: meters.entry(index),
             });
@@ -141,7 +146,10 @@ impl Snapshot {
         meters.activate(metrics);
         let mirrors = Arc::new(mirrors);
         mirrors.activate(metrics);
+        let shed = previous.map(|p| &*p.shed);
+        let shed = crate::shed::Shed::build(&config, shed, &clusters, &entries, metrics)?;
         Ok(Snapshot {
+            shed,
             tracer: crate::trace::Tracer::build(&config, previous.map(|p| &p.tracer), metrics),
             access_log: crate::access_log::AccessLog::build(
                 &config,

@@ -1,0 +1,88 @@
+//! The process's resident memory, sampled from `/proc/self/statm` every 100 ms by a background
+//! task (requests only read an atomic).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::task::AbortHandle;
+
+/// How often the resident set is read.
+pub(super) const INTERVAL: Duration = Duration::from_millis(100);
+
+/// The last resident-set sample; its task stops when this is dropped.
+pub(super) struct Sampler {
+    bytes: Arc<AtomicU64>,
+    pub(super) task: AbortHandle,
+}
+
+impl Sampler {
+    /// Takes a first sample now and starts the sampling task on the current runtime.
+    pub(super) fn start() -> Result<Sampler, &'static str> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| "memory sampling needs a running tokio runtime")?;
+        let bytes = Arc::new(AtomicU64::new(resident_bytes().unwrap_or(0)));
+        let weak = Arc::downgrade(&bytes);
+        let task = runtime.spawn(async move {
+            let mut tick = tokio::time::interval(INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                let Some(bytes) = weak.upgrade() else {
+                    return;
+                };
+                if let Some(now) = resident_bytes() {
+                    bytes.store(now, Ordering::Relaxed);
+                }
+            }
+        });
+        Ok(Sampler {
+            bytes,
+            task: task.abort_handle(),
+        })
+    }
+
+    /// The last sample in bytes (0 where `/proc` is unavailable: never shed for memory).
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Resident set size in bytes: `/proc/self/statm`'s second field times the page size.
+pub(super) fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    pages.checked_mul(page_size())
+}
+
+/// The page size from the auxiliary vector (`AT_PAGESZ`), 4 KiB when it cannot be read.
+fn page_size() -> u64 {
+    static PAGE: OnceLock<u64> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        const AT_PAGESZ: u64 = 6;
+        let word = std::mem::size_of::<usize>();
+        let auxv = std::fs::read("/proc/self/auxv").unwrap_or_default();
+        let read = |chunk: &[u8]| -> u64 {
+            let mut buf = [0u8; 8];
+            let n = chunk.len().min(8);
+            if cfg!(target_endian = "little") {
+                buf[..n].copy_from_slice(&chunk[..n]);
+                u64::from_le_bytes(buf)
+            } else {
+                buf[8 - n..].copy_from_slice(&chunk[..n]);
+                u64::from_be_bytes(buf)
+            }
+        };
+        auxv.chunks_exact(2 * word)
+            .find(|pair| read(&pair[..word]) == AT_PAGESZ)
+            .map(|pair| read(&pair[word..]))
+            .filter(|p| p.is_power_of_two())
+            .unwrap_or(4096)
+    })
+}
