@@ -90,3 +90,54 @@ async fn an_error_of_the_client_body_is_returned() {
     let body = boxed(StreamBody::new(futures_util::stream::iter(frames)));
     assert!(buffer(body, 1024).await.is_err());
 }
+
+mod policy {
+    use std::time::Duration;
+
+    use gatehouse_config::model::{RetryPolicy, RouteResilience, Upstream};
+
+    use crate::upstream_call::CallPolicy;
+
+    fn upstream(retry: Option<RetryPolicy>, total: Option<Duration>) -> Upstream {
+        let mut u: Upstream = gatehouse_config::load_str(
+            "listeners: [{ name: p, address: 127.0.0.1:0 }]\nupstreams: { u: { targets: [127.0.0.1:1] } }\n",
+            std::path::Path::new("/etc/gatehouse/gatehouse.yaml"),
+        )
+        .expect("config")
+        .upstreams
+        .remove(0);
+        u.resilience.retry = retry;
+        u.timeouts.total = total;
+        u.timeouts.request = Duration::from_secs(7);
+        u
+    }
+
+    #[test]
+    fn the_route_overrides_the_upstream() {
+        let three = RetryPolicy {
+            attempts: 3,
+            ..RetryPolicy::default()
+        };
+        let u = upstream(Some(RetryPolicy::default()), Some(Duration::from_secs(9)));
+        let p = CallPolicy::new(&RouteResilience::default(), &u);
+        assert_eq!(p.retry, Some(RetryPolicy::default()));
+        assert_eq!(p.total, Some(Duration::from_secs(9)));
+        assert_eq!(p.per_try, Duration::from_secs(7));
+
+        let route = RouteResilience {
+            timeout: Some(Duration::from_secs(1)),
+            retry: Some(three.clone()),
+            ..RouteResilience::default()
+        };
+        let p = CallPolicy::new(&route, &u);
+        assert_eq!(p.retry, Some(three));
+        assert_eq!(p.total, Some(Duration::from_secs(1)));
+
+        let off = RouteResilience {
+            retry: Some(RetryPolicy::off()),
+            ..RouteResilience::default()
+        };
+        assert_eq!(CallPolicy::new(&off, &u).retry, None);
+        assert_eq!(CallPolicy::new(&off, &upstream(None, None)).total, None);
+    }
+}
