@@ -92,7 +92,7 @@ impl HttpCache {
             requests: self.metrics.counts(),
             evictions: self.metrics.evictions.get(),
             usage: match &self.store {
-                Store::Memory(m) => Some(m.usage_now()),
+                Store::Memory(m) => Some(m.usage()),
                 Store::Redis(_) => None,
             },
         }

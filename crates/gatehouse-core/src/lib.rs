@@ -9,6 +9,7 @@
 
 mod access_log;
 mod body;
+mod cache_stage;
 mod error;
 mod gateway;
 mod identity;
@@ -31,4 +32,5 @@ pub mod reload;
 
 pub use error::{Error, Source};
 pub use gateway::Gateway;
+pub use cache_stage::CacheTarget;
 pub use snapshot::Snapshot;

@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::Error;
 use crate::body::{DoneBody, OnDone, boxed, full};
+use crate::cache_stage;
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::listener::{Activity, ConnCtx, ListenerCtx};
 use crate::snapshot::Snapshot;
@@ -269,6 +270,10 @@ async fn forward(
     if let Flow::Respond(r) = chain.on_access(cx, &mut parts).await? {
         return Ok(Proxied::local(r));
     }
+    let (fill, stale) = match cache_stage::lookup(chain, cx, &mut parts).await {
+        cache_stage::Step::Answer(r) => return Ok(Proxied::local(r)),
+        cache_stage::Step::Go(fill, stale) => (fill, stale),
+    };
     let limit = cx.max_body_bytes.min(conn.listener.max_body_bytes);
     let declared = parts
         .headers
@@ -294,14 +299,19 @@ async fn forward(
         host_header,
         body_limit: limit,
     };
+    if let Some(stale) = stale {
+        cache_stage::refresh(call, cx, parts, body, fill);
+        return Ok(Proxied::local(stale));
+    }
     let (mut response, target, upstream_latency) =
-        match upstream_call::call(call, cx, parts, body).await? {
-            Answer::Local(r) => return Ok(Proxied::local(r)),
-            Answer::Upstream {
+        match upstream_call::call(call, cx, parts, body).await {
+            Err(e) => return cache_stage::failed(fill, e).map(Proxied::local),
+            Ok(Answer::Local(r)) => return Ok(Proxied::local(r)),
+            Ok(Answer::Upstream {
                 response,
                 target,
                 latency,
-            } => (response, target, Some(latency)),
+            }) => (response, target, Some(latency)),
         };
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(downstream) = on_upgrade {
@@ -316,7 +326,7 @@ async fn forward(
     let version = response.version();
     snapshot.via.append(response.headers_mut(), version);
     Ok(Proxied {
-        response: response.map(boxed),
+        response: cache_stage::response(fill, response.map(boxed)),
         target: Some(target),
         upstream_latency,
     })

@@ -55,6 +55,8 @@ pub struct Snapshot {
     pub(crate) shed: Arc<crate::shed::Shed>,
     /// The retry and timeout metrics of this snapshot's clusters (registered in `metrics`).
     _call_metrics: Arc<dyn gatehouse_metrics::Collector>,
+    /// The response caches' metrics, when the configuration has a cache.
+    _cache_metrics: Option<Arc<dyn gatehouse_metrics::Collector>>,
     /// The routes' request mirrors (counters carried across reloads).
     pub(crate) mirrors: Arc<crate::mirror::Mirrors>,
     /// Per-route metric handles and this snapshot's collector.
@@ -157,6 +159,9 @@ impl Snapshot {
                 metrics,
             ),
             _call_metrics: crate::upstream_call::CallMetrics::register(&clusters, metrics),
+            _cache_metrics: crate::cache_stage::CacheCollector::register(
+                &global, &entries, metrics,
+            ),
             mirrors,
             meters,
             via: crate::forwarding::ViaValues::new(&config.server.via),

@@ -13,6 +13,8 @@ use http::request;
 
 use crate::RequestContext;
 
+pub use gatehouse_cache::key;
+pub use gatehouse_cache::metrics::encode as encode_stats;
 pub use gatehouse_cache::{
     CacheStats, Fill as CacheFill, Lookup as CacheLookup, Purge as CachePurge,
 };

@@ -19,6 +19,24 @@ use crate::policy::Freshness;
 use crate::tee::TeeBody;
 use crate::{Body, Entry, key};
 
+/// Request headers that frameworks honour to override the URL, method, host or scheme — the
+/// classic cache-poisoning vectors. Removed from requests that may fill the cache unless keyed.
+pub const UNKEYED_OVERRIDES: [&str; 13] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-forwarded-host",
+    "x-forwarded-scheme",
+    "x-forwarded-server",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-host",
+    "x-original-host",
+    "forwarded",
+];
+
 /// A miss (or a revalidation) on its way to the upstream. Dropping it unfinished stores nothing
 /// and releases the requests waiting for it.
 pub struct Fill {
@@ -32,11 +50,19 @@ pub struct Fill {
 }
 
 impl Fill {
-    /// Adjusts the upstream request's headers: the client's own validators are removed (a full,
-    /// storable response is wanted) and the stored entry's are added (revalidation).
+    /// Adjusts the upstream request's headers: request-override headers that are not part of the
+    /// key are removed (so that no client can make the stored response depend on them), the
+    /// client's own validators too (a full, storable response is wanted), and the stored entry's
+    /// validators are added (revalidation).
     pub fn prepare(&self, headers: &mut HeaderMap) {
         if self.head {
             return;
+        }
+        let keyed = &self.cache.policy.config().key.headers;
+        for name in UNKEYED_OVERRIDES {
+            if !keyed.iter().any(|k| k == name) {
+                headers.remove(name);
+            }
         }
         headers.remove(IF_NONE_MATCH);
         headers.remove(IF_MODIFIED_SINCE);

@@ -2,6 +2,7 @@
 //! its own time.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use gatehouse_metrics::Counter;
@@ -57,22 +58,37 @@ impl Expiry<String, Record> for PerRecordTtl {
 /// The in-process backend.
 pub struct MemoryStore {
     cache: Cache<String, Record>,
+    usage: Arc<Usage>,
+}
+
+/// Bytes and records held, kept by insertions and the removal listener (moka's own counts lag
+/// until its maintenance runs).
+#[derive(Default)]
+struct Usage {
+    bytes: AtomicI64,
+    records: AtomicI64,
 }
 
 impl MemoryStore {
     /// A store holding at most `max_bytes`; evictions for size are counted in `evictions`.
     pub fn new(max_bytes: u64, evictions: Arc<Counter>) -> MemoryStore {
+        let usage = Arc::new(Usage::default());
+        let removed = usage.clone();
         let cache = Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|k: &String, v: &Record| v.weight(k))
             .expire_after(PerRecordTtl)
-            .eviction_listener(move |_, _, cause| {
+            .eviction_listener(move |k: Arc<String>, v: Record, cause| {
                 if cause == RemovalCause::Size {
                     evictions.inc();
                 }
+                removed
+                    .bytes
+                    .fetch_sub(i64::from(v.weight(&k)), Ordering::Relaxed);
+                removed.records.fetch_sub(1, Ordering::Relaxed);
             })
             .build();
-        MemoryStore { cache }
+        MemoryStore { cache, usage }
     }
 
     pub(super) async fn index(&self, primary: &str) -> Option<Arc<[HeaderName]>> {
@@ -102,12 +118,17 @@ impl MemoryStore {
             Some(Record::Index(names, old)) if names == vary => old.max(ttl),
             _ => ttl,
         };
-        self.cache
-            .insert(primary.to_owned(), Record::Index(vary, index_ttl))
-            .await;
-        self.cache
-            .insert(variant.to_owned(), Record::Entry(entry, ttl))
-            .await;
+        for (key, record) in [
+            (primary, Record::Index(vary, index_ttl)),
+            (variant, Record::Entry(entry, ttl)),
+        ] {
+            let weight = record.weight(key);
+            self.usage
+                .bytes
+                .fetch_add(i64::from(weight), Ordering::Relaxed);
+            self.usage.records.fetch_add(1, Ordering::Relaxed);
+            self.cache.insert(key.to_owned(), record).await;
+        }
     }
 
     /// Removes what `purge` names; returns how many entries (variants) went.
@@ -124,14 +145,9 @@ impl MemoryStore {
         keys.iter().filter(|k| k.contains('#')).count() as u64
     }
 
-    /// Bytes held (as weighed) and number of records, after pending maintenance.
-    pub async fn usage(&self) -> (u64, u64) {
-        self.cache.run_pending_tasks().await;
-        (self.cache.weighted_size(), self.cache.entry_count())
-    }
-
-    /// Bytes and records as last counted (no maintenance; for metrics).
-    pub fn usage_now(&self) -> (u64, u64) {
-        (self.cache.weighted_size(), self.cache.entry_count())
+    /// Bytes held (as weighed) and number of records.
+    pub fn usage(&self) -> (u64, u64) {
+        let get = |v: &AtomicI64| u64::try_from(v.load(Ordering::Relaxed)).unwrap_or(0);
+        (get(&self.usage.bytes), get(&self.usage.records))
     }
 }
