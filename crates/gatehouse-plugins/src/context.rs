@@ -71,23 +71,23 @@ pub struct TraceContext {
 impl TraceContext {
     /// The trace id as 32 lower-case hex digits.
     pub fn trace_id_hex(&self) -> String {
-        hex(&self.trace_id)
+        Self::hex(&self.trace_id)
     }
 
     /// The server span id as 16 lower-case hex digits.
     pub fn span_id_hex(&self) -> String {
-        hex(&self.span_id)
+        Self::hex(&self.span_id)
     }
-}
 
-/// Lower-case hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
+    /// Lower-case hex of an id (or any bytes), as written in `traceparent`.
+    pub fn hex(bytes: &[u8]) -> String {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            let _ = write!(out, "{b:02x}");
+        }
+        out
     }
-    out
 }
 
 /// A client certificate as seen by the TLS layer.

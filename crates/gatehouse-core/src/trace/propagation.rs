@@ -1,6 +1,7 @@
 //! Reading and writing trace context headers: W3C `traceparent`/`tracestate` (read and written),
 //! B3 single (`b3`) and multi (`X-B3-*`) headers (read; rewritten as `b3` when they came in).
 
+use gatehouse_plugins::TraceContext;
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
@@ -37,6 +38,19 @@ pub(crate) struct Incoming {
     pub(crate) b3: bool,
 }
 
+impl Incoming {
+    /// A context read from B3 headers.
+    fn b3(trace_id: [u8; 16], span_id: [u8; 8], sampled: Option<bool>) -> Incoming {
+        Incoming {
+            trace_id,
+            span_id,
+            sampled,
+            tracestate: None,
+            b3: true,
+        }
+    }
+}
+
 /// The trace context of `headers`: a valid `traceparent` first, else B3 single, else B3 multi.
 pub(crate) fn extract(headers: &HeaderMap) -> Option<Incoming> {
     if let Some(mut found) = single(headers, &TRACEPARENT).and_then(parse_traceparent) {
@@ -63,7 +77,7 @@ fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
 /// are ignored.
 pub(crate) fn parse_traceparent(value: &str) -> Option<Incoming> {
     let b = value.as_bytes();
-    if b.len() < 55 {
+    if b.len() < 55 || !value.is_ascii() {
         return None;
     }
     let version = hex_bytes::<1>(&value[0..2])?[0];
@@ -158,13 +172,7 @@ pub(crate) fn parse_b3_single(value: &str) -> Option<Incoming> {
     if parts.next().is_some() {
         return None;
     }
-    Some(Incoming {
-        trace_id,
-        span_id,
-        sampled,
-        tracestate: None,
-        b3: true,
-    })
+    Some(Incoming::b3(trace_id, span_id, sampled))
 }
 
 /// `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-Sampled` (`1`/`0`/`true`/`false`), `X-B3-Flags: 1`.
@@ -179,13 +187,7 @@ fn parse_b3_multi(headers: &HeaderMap) -> Option<Incoming> {
         Some("0" | "false") => Some(false),
         _ => None,
     };
-    Some(Incoming {
-        trace_id,
-        span_id,
-        sampled,
-        tracestate: None,
-        b3: true,
-    })
+    Some(Incoming::b3(trace_id, span_id, sampled))
 }
 
 /// A B3 trace id: 32 hex digits, or 16 (left-padded with zeros); not all zero.
@@ -221,16 +223,6 @@ fn hex_bytes<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
-    out
-}
-
 /// Replaces every trace header of an upstream request with ours: `traceparent` naming `span_id`
 /// (the attempt span) as parent, the incoming `tracestate` unchanged, and `b3` when the client
 /// spoke B3. Client-sent trace headers that were invalid are thereby removed.
@@ -249,7 +241,7 @@ pub(crate) fn inject(
         headers.remove(name);
     }
     let flag = if sampled { "01" } else { "00" };
-    let (t, s) = (hex(trace_id), hex(span_id));
+    let (t, s) = (TraceContext::hex(trace_id), TraceContext::hex(span_id));
     if let Ok(v) = HeaderValue::from_str(&format!("00-{t}-{s}-{flag}")) {
         headers.insert(&TRACEPARENT, v);
     }

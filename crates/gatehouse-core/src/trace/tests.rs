@@ -1,5 +1,6 @@
 //! Unit tests of trace context parsing, propagation and sampling.
 
+use gatehouse_plugins::TraceContext;
 use http::{HeaderMap, HeaderValue};
 
 use super::propagation::{self, extract, parse_b3_single, parse_traceparent, tracestate};
@@ -18,8 +19,8 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 #[test]
 fn version_00_traceparent_is_parsed() {
     let p = parse_traceparent(&format!("00-{TRACE}-{SPAN}-01")).unwrap();
-    assert_eq!(propagation::hex(&p.trace_id), TRACE);
-    assert_eq!(propagation::hex(&p.span_id), SPAN);
+    assert_eq!(TraceContext::hex(&p.trace_id), TRACE);
+    assert_eq!(TraceContext::hex(&p.span_id), SPAN);
     assert_eq!(p.sampled, Some(true));
     let p = parse_traceparent(&format!("00-{TRACE}-{SPAN}-00")).unwrap();
     assert_eq!(p.sampled, Some(false));
@@ -46,7 +47,7 @@ fn invalid_traceparents_are_refused() {
 #[test]
 fn future_versions_are_read_per_spec() {
     let p = parse_traceparent(&format!("cc-{TRACE}-{SPAN}-01-what-the-future-holds")).unwrap();
-    assert_eq!(propagation::hex(&p.trace_id), TRACE);
+    assert_eq!(TraceContext::hex(&p.trace_id), TRACE);
     assert!(parse_traceparent(&format!("cc-{TRACE}-{SPAN}-01")).is_some());
     assert!(parse_traceparent(&format!("cc-{TRACE}-{SPAN}-01x")).is_none());
 }
@@ -75,12 +76,12 @@ fn tracestate_is_validated_and_bounded() {
 #[test]
 fn b3_single_and_multi_are_accepted() {
     let p = parse_b3_single(&format!("{TRACE}-{SPAN}-1")).unwrap();
-    assert_eq!(propagation::hex(&p.trace_id), TRACE);
+    assert_eq!(TraceContext::hex(&p.trace_id), TRACE);
     assert_eq!(p.sampled, Some(true));
     assert!(p.b3);
     let short = parse_b3_single(&format!("a3ce929d0e0e4736-{SPAN}-0")).unwrap();
     assert_eq!(
-        propagation::hex(&short.trace_id),
+        TraceContext::hex(&short.trace_id),
         "0000000000000000a3ce929d0e0e4736"
     );
     assert_eq!(short.sampled, Some(false));
@@ -92,7 +93,7 @@ fn b3_single_and_multi_are_accepted() {
         ("x-b3-sampled", "1"),
     ]);
     let p = extract(&multi).unwrap();
-    assert_eq!(propagation::hex(&p.span_id), SPAN);
+    assert_eq!(TraceContext::hex(&p.span_id), SPAN);
     assert_eq!(p.sampled, Some(true));
 }
 
@@ -164,12 +165,12 @@ fn without_an_exporter_roots_are_unsampled_and_parents_followed() {
     let h = headers(&[("traceparent", &format!("00-{TRACE}-{SPAN}-01"))]);
     let child = t.start(&h);
     assert!(child.sampled);
-    assert_eq!(propagation::hex(&child.trace_id), TRACE);
+    assert_eq!(TraceContext::hex(&child.trace_id), TRACE);
     assert_eq!(
-        child.parent_span_id.map(|p| propagation::hex(&p)),
+        child.parent_span_id.map(|p| TraceContext::hex(&p)),
         Some(SPAN.to_owned())
     );
-    assert_ne!(propagation::hex(&child.span_id), SPAN);
+    assert_ne!(TraceContext::hex(&child.span_id), SPAN);
     // Not parent-based: the (exporter-less) sampler decides.
     assert!(!tracer(1.0, false).start(&h).sampled);
 }
