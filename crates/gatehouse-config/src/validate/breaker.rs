@@ -4,7 +4,7 @@
 use super::Ctx;
 use super::listener::set;
 use super::scalar::{duration, positive_duration, size, u32_min};
-use super::walk::{Obj, type_error};
+use super::walk::Obj;
 use crate::file::{Kind, Node};
 use crate::model::{Bulkhead, CircuitBreaker, LoadShedding};
 
@@ -38,7 +38,7 @@ pub(crate) fn circuit_breaker(
     if let Some(n) = obj.get("failure_ratio") {
         ok &= set(
             &mut cb.failure_ratio,
-            ratio(cx, n, &obj.at("failure_ratio")),
+            super::observe::ratio(cx, n, &obj.at("failure_ratio")),
         );
     }
     if let Some(n) = obj.get("window") {
@@ -66,28 +66,6 @@ pub(crate) fn circuit_breaker(
         return None;
     }
     ok.then_some(Some(cb))
-}
-
-/// A failure ratio: a number from 0 to 1 (0 turns the ratio trigger off).
-fn ratio(cx: &mut Ctx, node: &Node, path: &str) -> Option<f64> {
-    let value = match node.kind {
-        Kind::Float(f) => f,
-        Kind::Int(i) => i as f64,
-        _ => {
-            type_error(cx, node, path, "a number from 0 to 1, e.g. `0.5`");
-            return None;
-        }
-    };
-    if !(0.0..=1.0).contains(&value) {
-        cx.error_hint(
-            node,
-            path,
-            format!("failure ratio {value} is out of range"),
-            "use a number from 0 to 1, e.g. `0.5` (0 turns the ratio trigger off)",
-        );
-        return None;
-    }
-    Some(value)
 }
 
 /// `bulkhead:` (per upstream or per route) — absent = unlimited, else a map of settings.

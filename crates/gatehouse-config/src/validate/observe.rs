@@ -43,7 +43,7 @@ pub(crate) fn route_access_log(cx: &mut Ctx, obj: &Obj<'_>, name: Option<&str>) 
 }
 
 /// A fraction from 0 to 1 (`0.1` = 10 %).
-fn ratio(cx: &mut Ctx, node: &Node, path: &str) -> Option<f64> {
+pub(crate) fn ratio(cx: &mut Ctx, node: &Node, path: &str) -> Option<f64> {
     if node.failed {
         return None;
     }
