@@ -19,6 +19,7 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
         .route("/metrics", get(crate::metrics::metrics))
         .route("/admin/reload", post(reload))
         .route("/admin/consumers/{id}/usage", get(crate::usage::usage))
+        .merge(crate::metering::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,

@@ -132,8 +132,11 @@ impl Gateway {
         let Some(mut rx) = self.drained.lock().await.take() else {
             return true;
         };
-        tokio::time::timeout(deadline, async move { while rx.recv().await.is_some() {} })
-            .await
-            .is_ok()
+        let drained =
+            tokio::time::timeout(deadline, async move { while rx.recv().await.is_some() {} })
+                .await
+                .is_ok();
+        crate::usage::flush_at_shutdown(&self.snapshot()).await;
+        drained
     }
 }

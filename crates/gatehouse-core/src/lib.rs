@@ -19,6 +19,7 @@ mod proxy;
 mod shed;
 mod snapshot;
 mod tls;
+mod usage;
 mod trace;
 mod upstream_call;
 

@@ -32,6 +32,7 @@ pub struct Finish {
     record: LogRecord,
     activity: Arc<Activity>,
     _target: Option<Selected>,
+    usage: Option<Arc<crate::usage::Usage>>,
     meter: crate::metrics::Meter,
     observed: crate::access_log::Observed,
 }
@@ -54,6 +55,7 @@ impl OnDone for Finish {
             "request"
         );
         self.activity.end();
+        crate::usage::record(self.usage.as_deref(), &self.cx, self.record.status);
         let r = &self.record;
         let total = self.cx.started.elapsed();
         (self.meter).finish(
@@ -157,6 +159,7 @@ pub(crate) async fn handle(
         record,
         activity: conn.activity.clone(),
         _target: target,
+        usage: snapshot.usage.clone(),
         meter,
         observed: observed.respond(&head.headers),
     };

@@ -51,6 +51,8 @@ pub struct Snapshot {
     /// The gateway's metrics registry (the same for every snapshot of one gateway); collectors
     /// built for this snapshot register here and vanish with it.
     pub(crate) metrics: Arc<Registry>,
+    /// The usage meter (`usage:`), carried into the next snapshot like `limiters`.
+    pub(crate) usage: Option<Arc<crate::usage::Usage>>,
     /// Load shedding, and the metrics of breakers, bulkheads and shedding.
     pub(crate) shed: Arc<crate::shed::Shed>,
     /// The retry and timeout metrics of this snapshot's clusters (registered in `metrics`).
@@ -97,6 +99,8 @@ impl Snapshot {
         let routes =
             RouteTable::build(&config.routes).map_err(|e| Error::Build(format!("routes: {e}")))?;
         let limiters = limiters_for(&config.store, previous.map(|p| &p.limiters))?;
+        let usage =
+            crate::usage::usage_for(&config, previous.and_then(|p| p.usage.as_ref()), metrics)?;
         let build_cx = BuildContext {
             consumers: Arc::new(ConsumerRegistry::new(&config.consumers)),
             plans: Arc::new(
@@ -175,12 +179,18 @@ impl Snapshot {
             clusters,
             limiters,
             metrics: metrics.clone(),
+            usage,
         })
     }
 
     /// Per-route request metrics (for `/status` summaries).
     pub fn route_metrics(&self) -> &crate::metrics::SnapshotMetrics {
         &self.meters
+    }
+
+    /// The usage meter, when `usage.enabled` (flush it, read rows for billing).
+    pub fn usage(&self) -> Option<&Arc<gatehouse_store::usage::UsageMeter>> {
+        self.usage.as_ref().map(|u| u.meter())
     }
 
     /// The gateway's metrics registry.

@@ -12,6 +12,7 @@ pub mod memory;
 pub mod quota;
 pub mod redis;
 pub mod resilient;
+pub mod usage;
 
 pub use self::redis::RedisLimiter;
 pub use approx::ApproxLimiter;

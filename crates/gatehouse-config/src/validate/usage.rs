@@ -113,10 +113,8 @@ fn usage(cx: &mut Ctx, node: &Node, path: &str) -> Option<UsageMetering> {
 /// A duration, also in whole days (`35d`), which the general duration syntax does not have.
 fn retention(cx: &mut Ctx, node: &Node, path: &str) -> Option<Duration> {
     let text = node.text().map(|t| t.trim().to_owned()).unwrap_or_default();
-    if let Some(days) = text.strip_suffix('d') {
-        if let Ok(n) = days.parse::<u64>() {
-            return Some(Duration::from_secs(n.saturating_mul(86_400)));
-        }
+    if let Some(Ok(n)) = text.strip_suffix('d').map(str::parse::<u64>) {
+        return Some(Duration::from_secs(n.saturating_mul(86_400)));
     }
     duration(cx, node, path)
 }
