@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use gatehouse_testkit::gateway::{TestGateway, http_client, send, within};
 use gatehouse_testkit::keys::sha256_hex_via_cli;
+use gatehouse_testkit::yaml::PUBLIC_LISTENER_NO_ADMIN;
 use http_body_util::Full;
 
 use super::{call, gateway, get, n, origin, settle, x_cache};
@@ -53,14 +54,7 @@ async fn unkeyed_override_headers_cannot_poison_the_cache() {
 
 async fn with_consumers(o: &origin::Origin) -> TestGateway {
     let yaml = format!(
-        r#"listeners:
-  - name: public
-    address: 127.0.0.1:0
-admin:
-  enabled: false
-server:
-  watch: false
-upstreams:
+        r#"{PUBLIC_LISTENER_NO_ADMIN}upstreams:
   origin:
     targets: ["{}"]
 consumers:
