@@ -285,7 +285,7 @@ impl SnapshotMetrics {
         SnapshotMetrics {
             newest: previous.map(|p| p.newest.clone()).unwrap_or_default(),
             version,
-            enabled: true,
+            enabled: config.observability.metrics.enabled,
             routes,
             by_entry,
             unrouted: previous

@@ -419,7 +419,21 @@ async fn openmetrics_on_request_and_reloads_counted_with_counters_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_in_the_grafana_dashboard_is_exported() {
-    let (gw, admin_addr, _upstreams) = gateway().await;
+    // Every subsystem the dashboard shows is configured: a cache on `users`, a circuit breaker and
+    // retries on `failing`.
+    let echo = spawn_echo().await;
+    let failing = spawn_failing(503).await;
+    let extra = format!(
+        "    retry: {{ attempts: 2 }}\n  failing:\n    targets: [\"{}\"]\n    circuit_breaker: true\n",
+        failing.addr
+    );
+    let routes = ROUTES.replacen(
+        "    upstream: backend\n",
+        "    upstream: backend\n    plugins:\n      - cache: {}\n",
+        1,
+    );
+    let gw = TestGateway::start(&config(&[echo.addr], &extra, &routes)).await;
+    let admin_addr = gw.admin.expect("admin listener");
     assert_eq!(request(&gw, "GET", "/users/1", "").await.status, 200);
     assert_eq!(request(&gw, "GET", "/denied", "").await.status, 403);
     let s = scrape_until(admin_addr, |s| {
@@ -505,4 +519,48 @@ async fn top(args: &[&str]) -> std::process::Output {
     .await
     .expect("join")
     .expect("run gatehouse top")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_be_disabled_and_bad_settings_are_located() {
+    let echo = spawn_echo().await;
+    let extra = format!("  failing:\n    targets: [\"{}\"]\n", echo.addr);
+    let yaml = format!(
+        "{}observability:\n  metrics:\n    enabled: false\n",
+        config(&[echo.addr], &extra, ROUTES)
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let admin_addr = gw.admin.expect("admin listener");
+    assert_eq!(request(&gw, "GET", "/users/1", "").await.status, 200);
+    let s = scrape(admin_addr).await;
+    assert!(!s.text.contains("gatehouse_requests_total"), "{}", s.text);
+    assert!(
+        !s.text.contains("gatehouse_request_duration_seconds"),
+        "{}",
+        s.text
+    );
+    assert!(s.text.contains("gatehouse_config_info{hash="), "{}", s.text);
+    assert!(
+        s.text.contains("gatehouse_upstream_target_healthy{"),
+        "{}",
+        s.text
+    );
+
+    let dir = gatehouse_testkit::gateway::scratch_dir();
+    let path = dir.join("bad.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "{}observability:\n  metrics:\n    enabled: maybe\n    path: /m\n",
+            config(&[echo.addr], &extra, ROUTES)
+        ),
+    )
+    .expect("write");
+    let err = gatehouse_config::load(&path)
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("observability.metrics.enabled"), "{err}");
+    assert!(err.contains("observability.metrics.path"), "{err}");
+    assert!(err.contains("bad.yaml:"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
 }

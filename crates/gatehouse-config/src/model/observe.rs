@@ -1,9 +1,11 @@
 //! Observability settings (issue 6) and usage metering (issue 4).
 
 mod access_log;
+mod metrics;
 mod tracing;
 
 pub use access_log::{AccessLog, LogDestination};
+pub use metrics::Metrics;
 pub use tracing::{OtlpExporter, OtlpProtocol, TraceBatch, Tracing};
 
 /// Metrics, tracing and access log (`observability:`).
@@ -13,6 +15,8 @@ pub struct Observability {
     pub tracing: Tracing,
     /// The JSON access log.
     pub access_log: AccessLog,
+    /// Request metrics.
+    pub metrics: Metrics,
 }
 
 /// Usage metering for billing (`usage:`): requests counted per consumer, route, status class

@@ -2,6 +2,7 @@
 //! and the per-route `access_log: false`.
 
 mod access_log;
+mod metrics;
 mod tracing;
 
 use super::Ctx;
@@ -11,7 +12,7 @@ use crate::file::{Kind, Node};
 use crate::model::Observability;
 
 /// Keys of `observability:`.
-const KEYS: &[&str] = &["tracing", "access_log"];
+const KEYS: &[&str] = &["tracing", "access_log", "metrics"];
 
 /// `observability: { tracing, access_log }`.
 pub(crate) fn observability(cx: &mut Ctx, node: &Node, path: &str) -> Observability {
@@ -28,6 +29,11 @@ pub(crate) fn observability(cx: &mut Ctx, node: &Node, path: &str) -> Observabil
         && let Some(a) = access_log::access_log(cx, n, &obj.at("access_log"))
     {
         out.access_log = a;
+    }
+    if let Some(n) = obj.get("metrics")
+        && let Some(m) = metrics::metrics(cx, n, &obj.at("metrics"))
+    {
+        out.metrics = m;
     }
     out
 }

@@ -43,15 +43,22 @@ fn reasons_keep_distinct_counts_and_overflow_into_other() {
     assert_eq!(other, 6, "24 slots, 30 reasons");
 }
 
-#[test]
-fn meter_counts_requests_bytes_and_refusals_then_releases_in_flight() {
+/// A registry, listener `public` and snapshot metrics with one route `users` → `backend`.
+fn one_route(
+    enabled: bool,
+) -> (
+    Registry,
+    Arc<ListenerMetrics>,
+    Arc<RouteMetrics>,
+    SnapshotMetrics,
+) {
     let registry = Registry::new();
     let listener = ListenerMetrics::register("public", &registry);
     let route = Arc::new(RouteMetrics::new("users", "backend"));
     let snapshot = SnapshotMetrics {
         newest: Arc::default(),
         version: 0,
-        enabled: true,
+        enabled,
         routes: vec![route.clone()],
         by_entry: vec![route.clone()],
         unrouted: Arc::new(RouteMetrics::new(UNROUTED, UNROUTED)),
@@ -59,6 +66,12 @@ fn meter_counts_requests_bytes_and_refusals_then_releases_in_flight() {
         hash: "abc".into(),
         loaded_at: 1.0,
     };
+    (registry, listener, route, snapshot)
+}
+
+#[test]
+fn meter_counts_requests_bytes_and_refusals_then_releases_in_flight() {
+    let (registry, listener, route, snapshot) = one_route(true);
     let mut meter = Meter::begin(&listener, &snapshot);
     assert_eq!(listener.in_flight.get(), 1);
     meter.route(&route);
@@ -108,20 +121,7 @@ fn meter_counts_requests_bytes_and_refusals_then_releases_in_flight() {
 
 #[test]
 fn disabled_meter_records_nothing() {
-    let registry = Registry::new();
-    let listener = ListenerMetrics::register("public", &registry);
-    let route = Arc::new(RouteMetrics::new("users", "backend"));
-    let snapshot = SnapshotMetrics {
-        newest: Arc::default(),
-        version: 0,
-        enabled: false,
-        routes: vec![route.clone()],
-        by_entry: vec![route.clone()],
-        unrouted: Arc::new(RouteMetrics::new(UNROUTED, UNROUTED)),
-        clusters: Vec::new(),
-        hash: "abc".into(),
-        loaded_at: 1.0,
-    };
+    let (_registry, listener, route, snapshot) = one_route(false);
     let mut meter = Meter::begin(&listener, &snapshot);
     assert_eq!(listener.in_flight.get(), 0);
     meter.route(&route);
