@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::Ctx;
 use super::listener::set;
-use super::scalar::{duration, header_name, methods, positive_duration, size, status, string, u32_min};
+use super::scalar::{
+    duration, header_name, methods, positive_duration, size, status, string, u32_min,
+};
 use super::walk::{Obj, closest, list, type_error};
 use crate::file::{Kind, Node};
 use crate::model::{Backoff, RetryBudget, RetryOn, RetryPolicy, UpstreamTimeouts};
@@ -79,7 +81,9 @@ pub(crate) fn upstream_retry(
 ) -> Option<(Option<RetryPolicy>, Option<RetryBudget>)> {
     match node.kind {
         Kind::Bool(false) => return Some((None, None)),
-        Kind::Bool(true) => return Some((Some(RetryPolicy::default()), Some(RetryBudget::default()))),
+        Kind::Bool(true) => {
+            return Some((Some(RetryPolicy::default()), Some(RetryBudget::default())));
+        }
         _ => {}
     }
     let mut keys = RETRY_KEYS.to_vec();

@@ -88,8 +88,9 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
     let timeout = (obj.get("timeout")).map_or(Some(None), |n| {
         super::resilience::route_timeout(cx, n, &obj.at("timeout"))
     });
-    let retry = (obj.get("retry"))
-        .map_or(Some(None), |n| super::resilience::route_retry(cx, n, &obj.at("retry")));
+    let retry = (obj.get("retry")).map_or(Some(None), |n| {
+        super::resilience::route_retry(cx, n, &obj.at("retry"))
+    });
     Some(Route {
         name: name?,
         matcher: matcher?,

@@ -8,9 +8,7 @@ use health::{health_check, passive};
 
 use super::Ctx;
 use super::listener::set;
-use super::scalar::{
-    boolean, each, header_name_str, non_empty, string, u32_min, usize_min,
-};
+use super::scalar::{boolean, each, header_name_str, non_empty, string, u32_min, usize_min};
 use super::walk::{Obj, closest, join};
 use crate::file::{Kind, Node};
 use crate::model::{
