@@ -99,6 +99,9 @@ impl Snapshot {
         let routes =
             RouteTable::build(&config.routes).map_err(|e| Error::Build(format!("routes: {e}")))?;
         let limiters = limiters_for(&config.store, previous.map(|p| &p.limiters))?;
+        let rate_limit_metrics =
+            limiters.prepare_metrics(config.routes.iter().map(|r| r.name.as_str()));
+        metrics.register(&(rate_limit_metrics as Arc<dyn gatehouse_metrics::Collector>));
         let usage =
             crate::usage::usage_for(&config, previous.and_then(|p| p.usage.as_ref()), metrics)?;
         let build_cx = BuildContext {

@@ -19,6 +19,7 @@ use crate::{Flow, Identity, Phases, Plugin, RequestContext, Result};
 pub mod headers;
 pub mod key;
 pub mod limiters;
+pub mod metrics;
 pub mod quota;
 
 pub use limiters::Limiters;
@@ -47,6 +48,7 @@ pub struct RateLimit {
     limiter: Arc<dyn RateLimiter>,
     unavailable_retry_after: Duration,
     quotas: quota::QuotaCounters,
+    metrics: Option<Arc<metrics::RateLimitMetrics>>,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -111,6 +113,7 @@ impl RateLimit {
             limiter,
             unavailable_retry_after: limiters.unavailable_retry_after(),
             quotas: quota::QuotaCounters::from_limiters(limiters),
+            metrics: limiters.metrics(),
         }
     }
 
@@ -256,17 +259,34 @@ impl Plugin for RateLimit {
     }
 
     async fn on_access(&self, cx: &mut RequestContext, req: &mut request::Parts) -> Result<Flow> {
+        let flow = self.access(cx, req).await;
+        if let Some(m) = &self.metrics {
+            let result = match &flow {
+                Flow::Respond(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                    metrics::Result::Error
+                }
+                Flow::Respond(_) => metrics::Result::Limited,
+                _ => metrics::Result::Allowed,
+            };
+            m.route(cx.route.as_deref()).record(result);
+        }
+        Ok(flow)
+    }
+}
+
+impl RateLimit {
+    /// The access-phase decision: limits, then the quota.
+    async fn access(&self, cx: &mut RequestContext, req: &request::Parts) -> Flow {
         match self.decide(cx, req).await {
-            Outcome::Unlimited => Ok(self
+            Outcome::Unlimited => self
                 .check_quota(cx)
                 .await
-                .map_or(Flow::Continue, Flow::Respond)),
+                .map_or(Flow::Continue, Flow::Respond),
             Outcome::Allowed(limit, decision) => {
                 headers::add(&mut cx.response_headers, self.headers, &limit, &decision);
-                Ok(self
-                    .check_quota(cx)
+                self.check_quota(cx)
                     .await
-                    .map_or(Flow::Continue, Flow::Respond))
+                    .map_or(Flow::Continue, Flow::Respond)
             }
             Outcome::Refused(limit, decision) => {
                 headers::add(&mut cx.response_headers, self.headers, &limit, &decision);
@@ -291,11 +311,11 @@ impl Plugin for RateLimit {
                 response
                     .headers_mut()
                     .insert(RETRY_AFTER, HeaderValue::from(retry));
-                Ok(Flow::Respond(response))
+                Flow::Respond(response)
             }
             Outcome::Unavailable(error) => {
                 tracing::warn!(request_id = %cx.request_id, %error, "rate_limit: store unavailable");
-                Ok(Flow::Respond(self.unavailable(cx)))
+                Flow::Respond(self.unavailable(cx))
             }
         }
     }

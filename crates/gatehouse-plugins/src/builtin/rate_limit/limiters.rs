@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use gatehouse_config::model::StoreConfig;
+
+use super::metrics::RateLimitMetrics;
 use gatehouse_store::{
     ApproxLimiter, MemoryLimiter, MemoryQuota, QuotaCounter, RateLimiter, RedisLimiter, RedisQuota,
     ResilientLimiter,
@@ -32,6 +34,7 @@ pub struct Limiters {
     redis: Option<Arc<dyn RateLimiter>>,
     breaker: Option<Arc<ResilientLimiter<RedisLimiter>>>,
     approximate: Mutex<HashMap<(Duration, usize), Arc<dyn RateLimiter>>>,
+    metrics: Mutex<Option<Arc<RateLimitMetrics>>>,
     new_memory: Option<MemoryFactory>,
     memory: Mutex<HashMap<usize, Arc<dyn RateLimiter>>>,
     memory_quota: Mutex<Arc<dyn QuotaCounter>>,
@@ -92,6 +95,7 @@ impl Limiters {
             redis,
             breaker: None,
             approximate: Mutex::new(HashMap::new()),
+            metrics: Mutex::new(None),
             new_memory,
             memory: Mutex::new(HashMap::new()),
             memory_quota: Mutex::new(Arc::new(MemoryQuota::new(LOCAL_FALLBACK_MAX_KEYS))),
@@ -107,6 +111,31 @@ impl Limiters {
     /// The Redis limiter, when `store.redis` is configured.
     pub fn redis(&self) -> Option<Arc<dyn RateLimiter>> {
         self.redis.clone()
+    }
+
+    /// Builds the metrics collector for a snapshot with these `routes` (counters of routes the
+    /// previous one had are kept) and makes it the one new `rate_limit` plugins record into.
+    /// The caller registers it in the snapshot's registry; the plugins keep it alive.
+    pub fn prepare_metrics<'a>(
+        &self,
+        routes: impl IntoIterator<Item = &'a str>,
+    ) -> Arc<RateLimitMetrics> {
+        let mut current = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+        let fresh = Arc::new(RateLimitMetrics::new(
+            routes,
+            current.as_deref(),
+            self.breaker.clone(),
+        ));
+        *current = Some(fresh.clone());
+        fresh
+    }
+
+    /// The collector new `rate_limit` plugins record into (see [`Limiters::prepare_metrics`]).
+    pub fn metrics(&self) -> Option<Arc<RateLimitMetrics>> {
+        self.metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The Redis limiter's circuit breaker (its state for metrics), when `store.redis` is set.
