@@ -302,3 +302,39 @@ async fn redis_two_gateways_sum_and_survive_a_redis_restart() {
     }
     assert_eq!(found, 1, "{keys:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_counts_survive_reloads() {
+    let echo = spawn_echo().await;
+    let gw = start(echo.addr, "", "{ flush_interval: 1h }").await;
+    for _ in 0..2 {
+        assert_eq!(call(&gw, "/status/200", Some("acme-key")).await, 200);
+    }
+    // Same `usage:`: the same meter, unflushed counts included.
+    gw.reloader.reload("test").unwrap();
+    assert_eq!(call(&gw, "/status/200", Some("acme-key")).await, 200);
+    let body = admin(&gw, "GET", "/admin/usage", true).await.json();
+    assert_eq!(totals(&body), [row("acme", "api", "2xx", 3)]);
+
+    // Changed `usage:`: a new meter over the same in-process rows; the old one flushes what it
+    // counted once its snapshot is gone.
+    assert_eq!(call(&gw, "/status/200", Some("acme-key")).await, 200);
+    let yaml = std::fs::read_to_string(gw.config_path()).unwrap();
+    let changed = yaml.replace(
+        "usage: { flush_interval: 1h }",
+        "usage: { flush_interval: 30m }",
+    );
+    assert_ne!(yaml, changed);
+    std::fs::write(gw.config_path(), changed).unwrap();
+    gw.reloader.reload("test").unwrap();
+    assert_eq!(call(&gw, "/status/200", Some("acme-key")).await, 200);
+    let mut rows = Vec::new();
+    for _ in 0..50 {
+        rows = totals(&admin(&gw, "GET", "/admin/usage", true).await.json());
+        if rows == [row("acme", "api", "2xx", 5)] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows, [row("acme", "api", "2xx", 5)]);
+}
