@@ -80,17 +80,63 @@ pub fn backoff_delay(backoff: &Backoff, retry: u32) -> Duration {
     backoff_cap(backoff, retry).mul_f64(rand::random::<f64>())
 }
 
-/// An upstream `Retry-After` in delta-seconds (an HTTP-date is not honoured and yields `None`).
+/// An upstream `Retry-After`: delta-seconds, or an IMF-fixdate HTTP-date
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`; a date in the past means no wait). `None` when absent or
+/// in another form.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.parse::<u64>().ok().map(Duration::from_secs);
+    }
+    let at = http_date(value)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// Seconds since the Unix epoch of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn http_date(text: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let fields: Vec<&str> = text.split(' ').collect();
+    let [_weekday, day, month, year, time, "GMT"] = fields.as_slice() else {
+        return None;
+    };
+    if day.len() != 2 || year.len() != 4 {
         return None;
     }
-    value.parse::<u64>().ok().map(Duration::from_secs)
+    let month = MONTHS.iter().position(|m| m == month)? as u64 + 1;
+    let day: u64 = day.parse().ok()?;
+    let year: u64 = year.parse().ok()?;
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    if !(1..=31).contains(&day) || year < 1970 || *h > 23 || *m > 59 || *s > 60 {
+        return None;
+    }
+    // Days from the civil date (proleptic Gregorian), with years starting in March.
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
 }
 
 /// What kind of timeout fired (the `kind` label of `gatehouse_upstream_timeouts_total`).

@@ -40,17 +40,41 @@ fn full_jitter_stays_within_zero_and_the_cap_and_spreads() {
 }
 
 #[test]
-fn retry_after_takes_delta_seconds_only() {
+fn retry_after_takes_delta_seconds_and_http_dates() {
     let mut h = HeaderMap::new();
     assert_eq!(retry_after(&h), None);
     h.insert("retry-after", HeaderValue::from_static("2"));
     assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
     h.insert("retry-after", HeaderValue::from_static(" 0 "));
     assert_eq!(retry_after(&h), Some(Duration::ZERO));
-    for bad in ["-1", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", ""] {
+    // A date in the past: no wait.
+    let past = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
+    h.insert("retry-after", past);
+    assert_eq!(retry_after(&h), Some(Duration::ZERO));
+    for bad in ["-1", "1.5", "", "Wed, 21 Oct 2015 07:28:00 PST", "tomorrow"] {
         h.insert("retry-after", HeaderValue::from_static(bad));
         assert_eq!(retry_after(&h), None, "{bad:?}");
     }
+}
+
+#[test]
+fn http_dates_convert_to_epoch_seconds() {
+    // Reference values from `date -u -d '…' +%s`.
+    assert_eq!(
+        http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+        Some(784_111_777)
+    );
+    assert_eq!(http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+    assert_eq!(
+        http_date("Tue, 29 Feb 2000 23:59:59 GMT"),
+        Some(951_868_799)
+    );
+    assert_eq!(
+        http_date("Mon, 01 Mar 2100 00:00:00 GMT"),
+        Some(4_107_542_400)
+    );
+    assert_eq!(http_date("Sun, 06 Nov 1994 24:49:37 GMT"), None);
+    assert_eq!(http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
 }
 
 #[test]
