@@ -7,6 +7,7 @@
 #   SETUPS="direct nginx" bench/run.sh    # subset (no gatehouse: no build, no gatehouse memory phase)
 #   SETUPS="gatehouse gatehouse-auth" bench/run.sh   # authentication overhead (issue 3)
 #   SETUPS="gatehouse gatehouse-rl-mem gatehouse-rl-redis" bench/run.sh   # rate-limit overhead (issue 4)
+#   SETUPS="gatehouse-cache-hit nginx-cache-hit" bench/run.sh   # response cache hits vs nginx proxy_cache (issue 5)
 #
 # Setups, all against the same origin (a separate nginx, one worker, `return 200` with a 100-byte body):
 #   direct     wrk → origin
@@ -82,7 +83,7 @@ die() { log "ERROR: $*"; exit 1; }
 
 has_setup() { [[ " $SETUPS " == *" $1 "* ]]; }
 # Whether a gatehouse process is needed (gatehouse, gatehouse-auth and gatehouse-rl-* share one).
-needs_gatehouse() { has_setup gatehouse || has_setup gatehouse-auth || has_setup gatehouse-rl-mem || has_setup gatehouse-rl-redis; }
+needs_gatehouse() { has_setup gatehouse || has_setup gatehouse-auth || has_setup gatehouse-rl-mem || has_setup gatehouse-rl-redis || has_setup gatehouse-cache-hit; }
 
 # gatehouse-auth: the API key wrk sends, and its SHA-256 as the config stores it.
 BENCH_KEY=bench-key-2f6c1e0a9b
@@ -235,6 +236,23 @@ nginx_conf origin 4096 "
         location / { default_type text/plain; return 200 \"$BODY\"; }
     }"
 
+# Setup nginx-cache-hit: the same upstream through proxy_cache (every request after the first is a
+# hit), to compare with gatehouse-cache-hit. Only configured when selected.
+NGX_CACHE_LOCATION="" NGX_CACHE_PATH=""
+if has_setup nginx-cache-hit; then
+    NGX_CACHE_LOCATION="
+        location /cached/ {
+            proxy_pass http://u;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_cache gh;
+            proxy_cache_valid 200 1h;
+            add_header X-Cache \$upstream_cache_status;
+        }"
+    NGX_CACHE_PATH="
+    proxy_cache_path $WORK/proxy/cache keys_zone=gh:10m max_size=256m inactive=1h;"
+fi
+
 nginx_conf proxy $((IDLE_CONNS + 1024)) "
     upstream u {
         server 127.0.0.1:$ORIGIN_PORT;
@@ -248,7 +266,8 @@ nginx_conf proxy $((IDLE_CONNS + 1024)) "
             proxy_http_version 1.1;
             proxy_set_header Connection \"\";
         }
-    }"
+$NGX_CACHE_LOCATION
+    }$NGX_CACHE_PATH"
 
 # Rate-limit routes (setups gatehouse-rl-mem / gatehouse-rl-redis): a limit that never refuses.
 GH_STORE="" GH_RL_ROUTES=""
@@ -269,6 +288,17 @@ if has_setup gatehouse-rl-redis; then
     upstream: origin
     plugins:
       - rate_limit: { $RL_LIMIT, backend: redis }"
+fi
+
+# Response cache (setup gatehouse-cache-hit): every request after the first is a hit (the origin
+# sends no freshness information, so force_ttl keeps the entry for the whole run).
+if has_setup gatehouse-cache-hit; then
+    GH_RL_ROUTES+="
+  - name: cached
+    match: { path: { prefix: /cached } }
+    upstream: origin
+    plugins:
+      - cache: { force_ttl: 1h }"
 fi
 
 cat >"$WORK/gatehouse.yaml" <<EOF
@@ -422,6 +452,8 @@ declare -A URL=(
     [gatehouse-auth]=http://127.0.0.1:$GH_PORT/auth/
     [gatehouse-rl-mem]=http://127.0.0.1:$GH_PORT/rl-mem/
     [gatehouse-rl-redis]=http://127.0.0.1:$GH_PORT/rl-redis/
+    [gatehouse-cache-hit]=http://127.0.0.1:$GH_PORT/cached/
+    [nginx-cache-hit]=http://127.0.0.1:$NGINX_PORT/cached/
     [nginx]=http://127.0.0.1:$NGINX_PORT/
 )
 declare -A TARGET_PIDS
@@ -434,7 +466,10 @@ if needs_gatehouse; then
     TARGET_PIDS[gatehouse-auth]=$GH_PID
     TARGET_PIDS[gatehouse-rl-mem]=$GH_PID
     TARGET_PIDS[gatehouse-rl-redis]=$GH_PID
-    got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; cat <&3)
+    TARGET_PIDS[gatehouse-cache-hit]=$GH_PID
+    if has_setup gatehouse-cache-hit; then
+        for _ in 1 2; do
+            got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; cat <&3)
     [[ $got == *"$BODY"* ]] || die "gatehouse answered unexpectedly: $got"
     got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET /auth/ HTTP/1.1\r\nHost: x\r\nx-api-key: %s\r\nConnection: close\r\n\r\n' "$BENCH_KEY" >&3; cat <&3)
     [[ $got == *"$BODY"* ]] || die "gatehouse (key_auth route) answered unexpectedly: $got"
@@ -453,10 +488,11 @@ if needs_gatehouse; then
         log "rl-redis: $n counter key(s) in Redis"
     fi
 fi
-if has_setup nginx; then
+if has_setup nginx || has_setup nginx-cache-hit; then
     log "starting the nginx proxy (1 worker, core $PROXY_CORE) on :$NGINX_PORT"
     start_nginx proxy "$NGINX_PORT" "$PROXY_CORE"
     TARGET_PIDS[nginx]="$(server_pids "$NGINX_PID" | tr '\n' ' ')"
+    TARGET_PIDS[nginx-cache-hit]=${TARGET_PIDS[nginx]}
 fi
 
 # to_ms VALUE: wrk's "123.45us" / "1.23ms" / "1.02s" → milliseconds.
@@ -524,7 +560,7 @@ run_wrk() {
 }
 
 ORDER=()
-for s in direct gatehouse gatehouse-auth gatehouse-rl-mem gatehouse-rl-redis nginx; do has_setup "$s" && ORDER+=("$s"); done
+for s in direct gatehouse gatehouse-auth gatehouse-rl-mem gatehouse-rl-redis nginx gatehouse-cache-hit nginx-cache-hit; do has_setup "$s" && ORDER+=("$s"); done
 ((${#ORDER[@]})) || die "SETUPS selects nothing"
 
 if ((WARMUP > 0)); then
@@ -595,6 +631,11 @@ REPORT=$WORK/report.md
         echo "- p99 gatehouse / nginx: **$(ratio "${MED[gatehouse,3]}" "${MED[nginx,3]}")** (lower is better; ${MED[gatehouse,3]} ms vs ${MED[nginx,3]} ms)"
         echo "- p50 gatehouse / nginx: $(ratio "${MED[gatehouse,2]}" "${MED[nginx,2]}")"
         echo "- CPU per request gatehouse / nginx: $(ratio "${MED[gatehouse,6]}" "${MED[nginx,6]}") (lower is better)"
+    fi
+    if has_setup gatehouse-cache-hit && has_setup nginx-cache-hit; then
+        echo "- cache hits, throughput gatehouse-cache-hit / nginx-cache-hit (proxy_cache): **$(ratio "${MED[gatehouse-cache-hit,1]}" "${MED[nginx-cache-hit,1]}")**"
+        echo "- cache hits, p99 gatehouse-cache-hit / nginx-cache-hit: $(ratio "${MED[gatehouse-cache-hit,3]}" "${MED[nginx-cache-hit,3]}") (${MED[gatehouse-cache-hit,3]} ms vs ${MED[nginx-cache-hit,3]} ms)"
+        echo "- cache hits, CPU per request gatehouse-cache-hit / nginx-cache-hit: $(ratio "${MED[gatehouse-cache-hit,6]}" "${MED[nginx-cache-hit,6]}") (${MED[gatehouse-cache-hit,6]} µs vs ${MED[nginx-cache-hit,6]} µs)"
     fi
     if has_setup gatehouse && has_setup direct; then
         echo "- throughput gatehouse / direct: **$(ratio "${MED[gatehouse,1]}" "${MED[direct,1]}")**"
