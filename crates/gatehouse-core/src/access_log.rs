@@ -134,6 +134,23 @@ impl Observed {
         parts: &http::request::Parts,
     ) -> Observed {
         snapshot.tracer.begin(cx, &parts.headers);
+        let started = SystemTime::now() - cx.started.elapsed();
+        if snapshot.access_log.writer.is_none() && !snapshot.tracer.records(&cx.trace) {
+            // Neither a log line nor a span will be made: keep nothing of the head.
+            return Observed {
+                snapshot: snapshot.clone(),
+                facts: RequestFacts {
+                    started,
+                    host: None,
+                    user_agent: None,
+                    protocol: "1.1",
+                    query: None,
+                    content_length: None,
+                    cache: None,
+                },
+                bytes_out: 0,
+            };
+        }
         let text = |name: header::HeaderName| {
             parts
                 .headers
@@ -147,7 +164,7 @@ impl Observed {
             .map(str::to_owned)
             .or_else(|| text(header::HOST).map(|h| gatehouse_router::host_of(&h).into_owned()));
         let facts = RequestFacts {
-            started: SystemTime::now() - cx.started.elapsed(),
+            started,
             host,
             user_agent: text(header::USER_AGENT),
             protocol: match parts.version {

@@ -113,7 +113,7 @@ impl Tracer {
     }
 
     /// Whether spans of `trace` are exported.
-    fn records(&self, trace: &TraceContext) -> bool {
+    pub(crate) fn records(&self, trace: &TraceContext) -> bool {
         trace.sampled && self.exporter.is_some()
     }
 
