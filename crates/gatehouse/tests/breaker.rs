@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use gatehouse_testkit::gateway::{TestGateway, config, get};
-use gatehouse_testkit::{spawn_failing, spawn_flaky_health};
+use gatehouse_testkit::{Fault, spawn_echo, spawn_failing, spawn_faulty, spawn_flaky_health};
 
 async fn start(targets: &[SocketAddr], breaker: &str) -> TestGateway {
     let upstream = format!("    passive_health: false\n    circuit_breaker: {breaker}");
@@ -145,4 +145,33 @@ async fn failure_ratio_opens_only_past_the_minimum_volume() {
     assert_eq!(r.status, 503);
     assert!(r.header("retry-after").is_some());
     assert_eq!(a_switch.checks(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_open_the_target_breaker() {
+    let a = spawn_echo().await;
+    let dead = spawn_faulty(Fault::Refuse).await;
+    let gw = start(
+        &[a.addr, dead.addr],
+        "{ consecutive_failures: 2, failure_ratio: 0, cool_down: 30s }",
+    )
+    .await;
+    let url = gw.url("/x");
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(get(&url, &[]).await.status.as_u16());
+    }
+    // At most the two connect failures that opened the dead target's breaker reach the client.
+    assert!(
+        statuses.iter().filter(|s| **s != 200).count() <= 2,
+        "{statuses:?}"
+    );
+    assert!(statuses[6..].iter().all(|s| *s == 200), "{statuses:?}");
+    let m = metrics(&gw).await;
+    let state = format!(
+        "gatehouse_upstream_circuit_state{{cluster=\"backend\",target=\"{}\"}}",
+        dead.addr
+    );
+    assert_eq!(sample(&m, &state), Some(2.0), "{m}");
+    assert_eq!(a.hits(), statuses.iter().filter(|s| **s == 200).count());
 }
