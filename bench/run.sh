@@ -7,6 +7,7 @@
 #   SETUPS="direct nginx" bench/run.sh    # subset (no gatehouse: no build, no gatehouse memory phase)
 #   SETUPS="gatehouse gatehouse-auth" bench/run.sh   # authentication overhead (issue 3)
 #   SETUPS="gatehouse gatehouse-rl-mem gatehouse-rl-redis" bench/run.sh   # rate-limit overhead (issue 4)
+#   SETUPS="gatehouse-obs-off gatehouse-obs-metrics gatehouse-obs-on" bench/run.sh   # observability overhead (issue 6)
 #   SETUPS="gatehouse-cache-hit nginx-cache-hit" bench/run.sh   # response cache hits vs nginx proxy_cache (issue 5)
 #
 # Setups, all against the same origin (a separate nginx, one worker, `return 200` with a 100-byte body):
@@ -24,6 +25,16 @@
 #              port BASE_PORT+5; `store: { redis: … }` is then in the config). Both rl setups are not
 #              in the default SETUPS; compared with `gatehouse`. The redis-server runs for the whole
 #              bench, also while the other setups are measured.
+#   gatehouse-obs-off  a second gatehouse process (same settings, one route `prefix: /` → origin) with
+#              `observability: { metrics: { enabled: false } }`: no request metrics, no access log, no
+#              span export (trace-context propagation cannot be turned off and stays on).
+#   gatehouse-obs-on   a third gatehouse process, everything on: request metrics, the JSON access log
+#              to a file in the work dir, and tracing sampled at 100 % exported with OTLP/HTTP to a
+#              receiver (a server block of the origin nginx answering 200 with an empty protobuf
+#              body, port BASE_PORT+10).
+#   gatehouse-obs-metrics  a fourth process: request metrics only (the default `observability:`).
+#              The obs setups are not in the default SETUPS; compared with gatehouse-obs-off. Their
+#              processes are started only for the throughput phase.
 #
 # Pinning (the machine this was written for has 2 cores): the proxy under test runs alone on core 1
 # (`taskset -c 1`); wrk, the origin and the idle-connection client share core 0 (`taskset -c 0`).
@@ -74,6 +85,13 @@ NGINX_PORT=$((BASE_PORT + 2))
 GH_PORT=$((BASE_PORT + 3))
 GH_ADMIN_PORT=$((BASE_PORT + 4))
 REDIS_PORT=$((BASE_PORT + 5))
+OBS_OFF_PORT=$((BASE_PORT + 6))
+OBS_OFF_ADMIN_PORT=$((BASE_PORT + 7))
+OBS_ON_PORT=$((BASE_PORT + 8))
+OBS_ON_ADMIN_PORT=$((BASE_PORT + 9))
+OTLP_PORT=$((BASE_PORT + 10))
+OBS_METRICS_PORT=$((BASE_PORT + 11))
+OBS_METRICS_ADMIN_PORT=$((BASE_PORT + 12))
 
 # The origin's body: "ok" followed by 98 filler bytes = 100 bytes.
 BODY="ok$(printf '%.0s-' {1..8})$(printf '%.0s0123456789' {1..9})"
@@ -84,6 +102,8 @@ die() { log "ERROR: $*"; exit 1; }
 has_setup() { [[ " $SETUPS " == *" $1 "* ]]; }
 # Whether a gatehouse process is needed (gatehouse, gatehouse-auth and gatehouse-rl-* share one).
 needs_gatehouse() { has_setup gatehouse || has_setup gatehouse-auth || has_setup gatehouse-rl-mem || has_setup gatehouse-rl-redis || has_setup gatehouse-cache-hit; }
+# Whether the binary is needed at all (the obs setups run their own gatehouse processes).
+needs_build() { needs_gatehouse || has_setup gatehouse-obs-off || has_setup gatehouse-obs-metrics || has_setup gatehouse-obs-on; }
 
 # gatehouse-auth: the API key wrk sends, and its SHA-256 as the config stores it.
 BENCH_KEY=bench-key-2f6c1e0a9b
@@ -118,7 +138,7 @@ fi
 ((IDLE_CONNS + 1000 <= $(ulimit -n))) || die "IDLE_CONNS=$IDLE_CONNS needs more descriptors than ulimit -n = $(ulimit -n)"
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
-if needs_gatehouse; then
+if needs_build; then
     if [[ $SKIP_BUILD != 1 ]]; then
         log "building gatehouse (cargo build --release -p gatehouse)"
         (cd "$ROOT" && cargo build --release -p gatehouse >&2)
@@ -184,7 +204,9 @@ wait_port() {
     die "nothing listening on $port after 10 s"
 }
 
-for port in "$ORIGIN_PORT" "$NGINX_PORT" "$GH_PORT" "$GH_ADMIN_PORT" "$REDIS_PORT"; do
+for port in "$ORIGIN_PORT" "$NGINX_PORT" "$GH_PORT" "$GH_ADMIN_PORT" "$REDIS_PORT" \
+    "$OBS_OFF_PORT" "$OBS_OFF_ADMIN_PORT" "$OBS_ON_PORT" "$OBS_ON_ADMIN_PORT" "$OTLP_PORT" \
+    "$OBS_METRICS_PORT" "$OBS_METRICS_ADMIN_PORT"; do
     port_open "$port" && die "port $port already in use (set BASE_PORT)"
 done
 
@@ -234,6 +256,12 @@ nginx_conf origin 4096 "
     server {
         listen 127.0.0.1:$ORIGIN_PORT;
         location / { default_type text/plain; return 200 \"$BODY\"; }
+    }
+    # OTLP/HTTP receiver for gatehouse-obs-on: 200 with an empty ExportTraceServiceResponse.
+    server {
+        listen 127.0.0.1:$OTLP_PORT;
+        client_max_body_size 256m;
+        location / { default_type application/x-protobuf; return 200 \"\"; }
     }"
 
 # Setup nginx-cache-hit: the same upstream through proxy_cache (every request after the first is a
@@ -336,6 +364,54 @@ start_gatehouse() {
     PIDS+=("$GH_PID")
     wait_port "$GH_ADMIN_PORT" "$GH_PID" "$WORK/gatehouse.log"
     wait_port "$GH_PORT" "$GH_PID" "$WORK/gatehouse.log"
+}
+
+# Observability setups (issue 6): the same gatehouse settings, one route, observability off / all on.
+obs_config() {
+    local name=$1 port=$2 admin=$3 observability=$4
+    cat >"$WORK/$name.yaml" <<EOF
+# Generated by bench/run.sh (setup $name).
+server: { worker_threads: 1, watch: false }
+listeners:
+  - name: bench
+    address: 127.0.0.1:$port
+    limits: { max_connections: 20000 }
+admin: { address: 127.0.0.1:$admin }
+upstreams:
+  origin:
+    targets: ["127.0.0.1:$ORIGIN_PORT"]
+routes:
+  - name: all
+    match: { path: { prefix: / } }
+    upstream: origin
+$observability
+EOF
+}
+obs_config gatehouse-obs-off "$OBS_OFF_PORT" "$OBS_OFF_ADMIN_PORT" "observability: { metrics: { enabled: false } }"
+obs_config gatehouse-obs-metrics "$OBS_METRICS_PORT" "$OBS_METRICS_ADMIN_PORT" ""
+obs_config gatehouse-obs-on "$OBS_ON_PORT" "$OBS_ON_ADMIN_PORT" "observability:
+  metrics: { enabled: true }
+  access_log: { destination: { file: $WORK/access.log } }
+  tracing:
+    sampler: { ratio: 1.0 }
+    otlp: { endpoint: \"http://127.0.0.1:$OTLP_PORT\", protocol: http }
+    batch: { max_queue: 65536, max_batch: 2048, delay: 100ms }"
+
+# start_obs NAME PORT ADMIN_PORT: start gatehouse on $WORK/NAME.yaml pinned to PROXY_CORE; sets OBS_PID.
+start_obs() {
+    local name=$1 port=$2 admin=$3
+    nice -n "$NICE" taskset -c "$PROXY_CORE" "$GATEHOUSE" run --config "$WORK/$name.yaml" >"$WORK/$name.log" 2>&1 &
+    OBS_PID=$!
+    PIDS+=("$OBS_PID")
+    wait_port "$admin" "$OBS_PID" "$WORK/$name.log"
+    wait_port "$port" "$OBS_PID" "$WORK/$name.log"
+    got=$(exec 3<>"/dev/tcp/127.0.0.1/$port"; printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; cat <&3)
+    [[ $got == *"$BODY"* ]] || die "$name answered unexpectedly: $got"
+}
+
+# admin_get PORT PATH: the body of GET PATH on an admin listener.
+admin_get() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1"; printf 'GET %s HTTP/1.0\r\nHost: x\r\n\r\n' "$2" >&3; cat <&3) | sed '1,/^\r$/d'
 }
 
 # Process ids whose CPU time and memory count for a server: nginx = master + workers.
@@ -455,6 +531,9 @@ declare -A URL=(
     [gatehouse-cache-hit]=http://127.0.0.1:$GH_PORT/cached/
     [nginx-cache-hit]=http://127.0.0.1:$NGINX_PORT/cached/
     [nginx]=http://127.0.0.1:$NGINX_PORT/
+    [gatehouse-obs-off]=http://127.0.0.1:$OBS_OFF_PORT/
+    [gatehouse-obs-on]=http://127.0.0.1:$OBS_ON_PORT/
+    [gatehouse-obs-metrics]=http://127.0.0.1:$OBS_METRICS_PORT/
 )
 declare -A TARGET_PIDS
 TARGET_PIDS[direct]="$(server_pids "$ORIGIN_PID" | tr '\n' ' ')"
@@ -491,6 +570,29 @@ if needs_gatehouse; then
         ((n > 0)) || die "gatehouse (rl-redis route) wrote no counter to Redis"
         log "rl-redis: $n counter key(s) in Redis"
     fi
+fi
+for s in gatehouse-obs-off gatehouse-obs-metrics gatehouse-obs-on; do
+    has_setup "$s" || continue
+    case $s in
+        gatehouse-obs-off) port=$OBS_OFF_PORT admin=$OBS_OFF_ADMIN_PORT ;;
+        gatehouse-obs-metrics) port=$OBS_METRICS_PORT admin=$OBS_METRICS_ADMIN_PORT ;;
+        *) port=$OBS_ON_PORT admin=$OBS_ON_ADMIN_PORT ;;
+    esac
+    log "starting $s (1 worker thread, core $PROXY_CORE) on :$port"
+    start_obs "$s" "$port" "$admin"
+    TARGET_PIDS[$s]=$OBS_PID
+done
+if has_setup gatehouse-obs-on; then
+    # The first request's span must reach the receiver and its line the access log.
+    # (Read whole before grep: `grep -q` closing the pipe early would fail it under pipefail.)
+    for _ in $(seq 100); do
+        m=$(admin_get "$OBS_ON_ADMIN_PORT" /metrics)
+        grep -q '^gatehouse_trace_spans_exported_total [1-9]' <<<"$m" && break
+        sleep 0.1
+    done
+    grep -q '^gatehouse_trace_spans_exported_total [1-9]' <<<"$m" ||
+        die "gatehouse-obs-on exported no span: $(grep trace_spans <<<"$m")"
+    [[ -s $WORK/access.log ]] || die "gatehouse-obs-on wrote no access log line"
 fi
 if has_setup nginx || has_setup nginx-cache-hit; then
     log "starting the nginx proxy (1 worker, core $PROXY_CORE) on :$NGINX_PORT"
@@ -564,7 +666,7 @@ run_wrk() {
 }
 
 ORDER=()
-for s in direct gatehouse gatehouse-auth gatehouse-rl-mem gatehouse-rl-redis nginx gatehouse-cache-hit nginx-cache-hit; do has_setup "$s" && ORDER+=("$s"); done
+for s in direct gatehouse gatehouse-auth gatehouse-rl-mem gatehouse-rl-redis gatehouse-obs-off gatehouse-obs-metrics gatehouse-obs-on nginx gatehouse-cache-hit nginx-cache-hit; do has_setup "$s" && ORDER+=("$s"); done
 ((${#ORDER[@]})) || die "SETUPS selects nothing"
 
 if ((WARMUP > 0)); then
@@ -584,6 +686,13 @@ for r in $(seq "$ROUNDS"); do
         sleep 1
     done
 done
+
+OBS_AFTER=""
+if has_setup gatehouse-obs-on; then
+    sleep 1
+    OBS_AFTER=$(admin_get "$OBS_ON_ADMIN_PORT" /metrics | grep -E '^gatehouse_(trace_spans_(exported|dropped)|access_log_(lines|dropped))_total' || true)
+    OBS_AFTER+=$'\n'"access log: $(wc -l <"$WORK/access.log") lines, $(du -h "$WORK/access.log" | cut -f1)"
+fi
 
 GH_AFTER=""
 if needs_gatehouse; then
@@ -656,6 +765,20 @@ REPORT=$WORK/report.md
         echo "- p99 $s / gatehouse: $(ratio "${MED[$s,3]}" "${MED[gatehouse,3]}") (${MED[$s,3]} ms vs ${MED[gatehouse,3]} ms)"
         echo "- CPU per request $s / gatehouse: $(ratio "${MED[$s,6]}" "${MED[gatehouse,6]}") (${MED[$s,6]} µs vs ${MED[gatehouse,6]} µs; gatehouse only — Redis's own CPU is not counted)"
     done
+    if has_setup gatehouse-obs-off && has_setup gatehouse-obs-metrics; then
+        echo "- throughput gatehouse-obs-metrics / gatehouse-obs-off: **$(ratio "${MED[gatehouse-obs-metrics,1]}" "${MED[gatehouse-obs-off,1]}")**"
+        echo "- CPU per request gatehouse-obs-metrics / gatehouse-obs-off: $(ratio "${MED[gatehouse-obs-metrics,6]}" "${MED[gatehouse-obs-off,6]}") (${MED[gatehouse-obs-metrics,6]} µs vs ${MED[gatehouse-obs-off,6]} µs)"
+    fi
+    if has_setup gatehouse-obs-off && has_setup gatehouse-obs-on; then
+        echo "- throughput gatehouse-obs-on / gatehouse-obs-off: **$(ratio "${MED[gatehouse-obs-on,1]}" "${MED[gatehouse-obs-off,1]}")** (target ≥ 0.90)"
+        echo "- p99 gatehouse-obs-on / gatehouse-obs-off: $(ratio "${MED[gatehouse-obs-on,3]}" "${MED[gatehouse-obs-off,3]}") (${MED[gatehouse-obs-on,3]} ms vs ${MED[gatehouse-obs-off,3]} ms)"
+        echo "- CPU per request gatehouse-obs-on / gatehouse-obs-off: $(ratio "${MED[gatehouse-obs-on,6]}" "${MED[gatehouse-obs-off,6]}") (${MED[gatehouse-obs-on,6]} µs vs ${MED[gatehouse-obs-off,6]} µs)"
+        echo "- gatehouse-obs-on after the run (spans exported/dropped, access-log lines written/dropped):"
+        echo
+        echo '```'
+        echo "$OBS_AFTER"
+        echo '```'
+    fi
     if has_setup nginx && has_setup direct; then
         echo "- throughput nginx / direct: $(ratio "${MED[nginx,1]}" "${MED[direct,1]}")"
     fi
