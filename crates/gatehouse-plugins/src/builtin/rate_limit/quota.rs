@@ -65,29 +65,17 @@ pub async fn count(
     };
     let key = quota_key(scope_id, &window);
     let resets_in = window.end_unix.saturating_sub(now_unix).max(1);
-    let result = match limiters
-        .counter
-        .try_add(&key, window.end_unix, 1, quota.requests)
-        .await
-    {
-        Ok(r) => r,
-        Err(error) => match limiters.on_failure {
-            Some(StoreFailure::FailClosed) | None => {
-                return QuotaOutcome::Unavailable(error.to_string());
-            }
-            Some(StoreFailure::FailOpen) => {
-                tracing::warn!(%error, "quota: store unavailable, not counted (fail_open)");
-                return QuotaOutcome::None;
-            }
-            Some(StoreFailure::Local) => match limiters
-                .local
+    let add = |counter: Arc<dyn QuotaCounter>| {
+        let key = key.clone();
+        async move {
+            counter
                 .try_add(&key, window.end_unix, 1, quota.requests)
                 .await
-            {
-                Ok(r) => r,
-                Err(e) => return QuotaOutcome::Unavailable(e.to_string()),
-            },
-        },
+        }
+    };
+    let result = match with_failover(limiters, add).await {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
     };
     match result {
         (true, used) => QuotaOutcome::Allowed {
@@ -102,6 +90,30 @@ pub async fn count(
     }
 }
 
+/// Runs `op` on the quota counter; when the store fails, follows `on_failure`: `fail_closed` (or
+/// no Redis) → [`QuotaOutcome::Unavailable`], `fail_open` → [`QuotaOutcome::None`] (not counted),
+/// `local` → `op` on the in-process counter.
+async fn with_failover<T, F, Fut>(limiters: &QuotaCounters, op: F) -> Result<T, QuotaOutcome>
+where
+    F: Fn(Arc<dyn QuotaCounter>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let error = match op(limiters.counter.clone()).await {
+        Ok(r) => return Ok(r),
+        Err(error) => error,
+    };
+    match limiters.on_failure {
+        Some(StoreFailure::FailClosed) | None => Err(QuotaOutcome::Unavailable(error.to_string())),
+        Some(StoreFailure::FailOpen) => {
+            tracing::warn!(%error, "quota: store unavailable, not counted (fail_open)");
+            Err(QuotaOutcome::None)
+        }
+        Some(StoreFailure::Local) => op(limiters.local.clone())
+            .await
+            .map_err(|e| QuotaOutcome::Unavailable(e.to_string())),
+    }
+}
+
 /// Counts a request against a rolling quota (`on_failure` as in [`count`]).
 async fn count_rolling(
     limiters: &QuotaCounters,
@@ -113,8 +125,7 @@ async fn count_rolling(
         return QuotaOutcome::None;
     };
     let key = rolling_key(scope_id, quota.period);
-    let add = |counter: &Arc<dyn QuotaCounter>| {
-        let counter = counter.clone();
+    let add = |counter: Arc<dyn QuotaCounter>| {
         let key = key.clone();
         async move {
             counter
@@ -122,21 +133,9 @@ async fn count_rolling(
                 .await
         }
     };
-    let outcome = match add(&limiters.counter).await {
+    let outcome = match with_failover(limiters, add).await {
         Ok(o) => o,
-        Err(error) => match limiters.on_failure {
-            Some(StoreFailure::FailClosed) | None => {
-                return QuotaOutcome::Unavailable(error.to_string());
-            }
-            Some(StoreFailure::FailOpen) => {
-                tracing::warn!(%error, "quota: store unavailable, not counted (fail_open)");
-                return QuotaOutcome::None;
-            }
-            Some(StoreFailure::Local) => match add(&limiters.local).await {
-                Ok(o) => o,
-                Err(e) => return QuotaOutcome::Unavailable(e.to_string()),
-            },
-        },
+        Err(outcome) => return outcome,
     };
     match outcome.retry_in {
         None => QuotaOutcome::Allowed {

@@ -17,11 +17,9 @@ fn render(m: &dyn Collector) -> String {
     enc.finish()
 }
 
-#[tokio::test]
-async fn decisions_are_counted_per_route_and_survive_a_rebuild() {
-    let limiters = Limiters::default();
-    let metrics = limiters.prepare_metrics(["orders", "users"]);
-    let config = RateLimitConfig {
+/// 2 requests per minute per route.
+fn config(backend: Backend) -> RateLimitConfig {
+    RateLimitConfig {
         limits: LimitSource::Fixed(vec![Limit {
             requests: 2,
             per: Duration::from_secs(60),
@@ -29,11 +27,18 @@ async fn decisions_are_counted_per_route_and_survive_a_rebuild() {
             burst: None,
         }]),
         key: vec![KeyPart::Route],
-        backend: Backend::Memory,
+        backend,
         headers: RateLimitHeaders::default(),
         max_keys: 100,
         approximate: None,
-    };
+    }
+}
+
+#[tokio::test]
+async fn decisions_are_counted_per_route_and_survive_a_rebuild() {
+    let limiters = Limiters::default();
+    let metrics = limiters.prepare_metrics(["orders", "users"]);
+    let config = config(Backend::Memory);
     let plugin = RateLimit::new(&config, Arc::new(HashMap::new()), &limiters).unwrap();
     for _ in 0..3 {
         let mut c = cx();
@@ -93,19 +98,7 @@ async fn store_state_follows_the_breaker() {
         "{}",
         render(&*metrics)
     );
-    let config = RateLimitConfig {
-        limits: LimitSource::Fixed(vec![Limit {
-            requests: 2,
-            per: Duration::from_secs(60),
-            algorithm: Algorithm::SlidingWindow,
-            burst: None,
-        }]),
-        key: vec![KeyPart::Route],
-        backend: Backend::Redis,
-        headers: RateLimitHeaders::default(),
-        max_keys: 100,
-        approximate: None,
-    };
+    let config = config(Backend::Redis);
     let plugin = RateLimit::new(&config, Arc::new(HashMap::new()), &limiters).unwrap();
     let mut c = cx();
     c.route = Some(Arc::from("r"));
