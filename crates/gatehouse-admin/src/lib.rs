@@ -4,6 +4,7 @@
 //! endpoint but `/live` and `/ready` needs `Authorization: Bearer <token>`.
 
 mod auth;
+mod cache;
 mod metering;
 mod metrics;
 mod routes;

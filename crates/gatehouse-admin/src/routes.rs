@@ -20,6 +20,7 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/reload", post(reload))
         .route("/admin/consumers/{id}/usage", get(crate::usage::usage))
         .merge(crate::metering::routes())
+        .merge(crate::cache::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
