@@ -82,44 +82,8 @@ fn delta_seconds(text: &str) -> Option<Duration> {
 /// Anything else (including the obsolete formats) is `None`, which for `Expires` means "already
 /// expired" (RFC 9111 §5.3).
 pub fn parse_http_date(text: &str) -> Option<SystemTime> {
-    let b = text.trim().as_bytes();
-    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u64> {
-        let s = std::str::from_utf8(&b[r]).ok()?;
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())?
-    };
-    let day = num(5..7)?;
-    const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == &b[8..11])? as u64 + 1;
-    let year = num(12..16)?;
-    let (hour, min, sec) = (num(17..19)?, num(20..22)?, num(23..25)?);
-    if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
-        return None;
-    }
-    if !(1..=31).contains(&day) || year < 1970 || hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3_600 + min * 60 + sec;
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (year ≥ 1970).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let secs = gatehouse_upstream::retry::http_date(text.trim())?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 #[cfg(test)]
