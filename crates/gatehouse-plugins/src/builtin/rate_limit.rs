@@ -49,6 +49,8 @@ pub struct RateLimit {
     unavailable_retry_after: Duration,
     quotas: quota::QuotaCounters,
     metrics: Option<Arc<metrics::RateLimitMetrics>>,
+    /// [`key::limit_id`] of each fixed limit, computed once.
+    fixed_ids: Vec<String>,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -114,6 +116,10 @@ impl RateLimit {
             unavailable_retry_after: limiters.unavailable_retry_after(),
             quotas: quota::QuotaCounters::from_limiters(limiters),
             metrics: limiters.metrics(),
+            fixed_ids: match &config.limits {
+                LimitSource::Fixed(limits) => limits.iter().map(key::limit_id).collect(),
+                LimitSource::Plan { .. } => Vec::new(),
+            },
         }
     }
 
@@ -221,8 +227,12 @@ impl RateLimit {
         }
         let request_key = key::request_key(&self.key, cx, req);
         let mut driving: Option<(&Limit, Decision)> = None;
-        for limit in limits {
-            let counter = key::counter_key(limit, &request_key);
+        let fixed = matches!(self.limits, LimitSource::Fixed(_));
+        for (i, limit) in limits.iter().enumerate() {
+            let counter = match self.fixed_ids.get(i).filter(|_| fixed) {
+                Some(id) => key::counter_key_with(id, &request_key),
+                None => key::counter_key(limit, &request_key),
+            };
             let decision = match self.limiter.check(&counter, limit, 1).await {
                 Ok(d) => d,
                 Err(e) => return Outcome::Unavailable(e.to_string()),

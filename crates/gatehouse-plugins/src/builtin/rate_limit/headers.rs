@@ -27,34 +27,44 @@ pub fn policy_name(limit: &Limit) -> String {
     format!("{}-per-{}s", limit.requests, ceil_secs(limit.per).max(1))
 }
 
-/// Adds the enabled headers describing `decision` (made under `limit`) to `headers`.
+/// Adds the enabled headers describing `decision` (made under `limit`) to `headers`. The numeric
+/// headers are formatted without an intermediate `String`.
 pub fn add(headers: &mut HeaderMap, which: RateLimitHeaders, limit: &Limit, decision: &Decision) {
     let reset = ceil_secs(decision.reset_after);
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert(HeaderName::from_static(name), value);
+    let mut numbers = |names: [&'static str; 3]| {
+        for (name, value) in names
+            .into_iter()
+            .zip([decision.limit, decision.remaining, reset])
+        {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
         }
     };
     if which.draft {
-        set("ratelimit-limit", decision.limit.to_string());
-        set("ratelimit-remaining", decision.remaining.to_string());
-        set("ratelimit-reset", reset.to_string());
+        numbers(["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"]);
+    }
+    if which.x_ratelimit {
+        numbers([
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+        ]);
     }
     if which.structured {
         let name = policy_name(limit);
         let window = ceil_secs(limit.per).max(1);
-        set(
-            "ratelimit-policy",
-            format!("\"{name}\";q={};w={window}", decision.limit),
-        );
-        set(
-            "ratelimit",
-            format!("\"{name}\";r={};t={reset}", decision.remaining),
-        );
-    }
-    if which.x_ratelimit {
-        set("x-ratelimit-limit", decision.limit.to_string());
-        set("x-ratelimit-remaining", decision.remaining.to_string());
-        set("x-ratelimit-reset", reset.to_string());
+        for (header, value) in [
+            (
+                "ratelimit-policy",
+                format!("\"{name}\";q={};w={window}", decision.limit),
+            ),
+            (
+                "ratelimit",
+                format!("\"{name}\";r={};t={reset}", decision.remaining),
+            ),
+        ] {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                headers.insert(HeaderName::from_static(header), value);
+            }
+        }
     }
 }

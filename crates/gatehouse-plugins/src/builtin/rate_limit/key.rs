@@ -85,9 +85,18 @@ pub fn limit_id(limit: &Limit) -> String {
 /// The counter key of `request_key` under `limit`: `<limit id>:<request key>`, with a request key
 /// longer than [`MAX_KEY_BYTES`] replaced by `%sha256:<hex>` (`%` never occurs in an escaped key).
 pub fn counter_key(limit: &Limit, request_key: &str) -> String {
-    let mut key = limit_id(limit);
+    counter_key_with(&limit_id(limit), request_key)
+}
+
+/// [`counter_key`] with the limit's id already computed ([`limit_id`]): one allocation, sized
+/// up front.
+pub fn counter_key_with(limit_id: &str, request_key: &str) -> String {
+    let hashed = request_key.len() > MAX_KEY_BYTES;
+    let tail = if hashed { 8 + 64 } else { request_key.len() };
+    let mut key = String::with_capacity(limit_id.len() + 1 + tail);
+    key.push_str(limit_id);
     key.push(':');
-    if request_key.len() > MAX_KEY_BYTES {
+    if hashed {
         key.push_str("%sha256:");
         for b in Sha256::digest(request_key.as_bytes()) {
             let _ = write!(key, "{b:02x}");
