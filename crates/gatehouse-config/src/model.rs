@@ -327,6 +327,8 @@ pub struct UpstreamTimeouts {
     /// Header carrying the remaining time in milliseconds to the upstream (`deadline_header`);
     /// `None` = not sent (the default).
     pub deadline_header: Option<HeaderName>,
+    /// Longest wait for the next chunk of a response body (`body`); `None` = unbounded.
+    pub body: Option<Duration>,
 }
 
 impl Default for UpstreamTimeouts {
@@ -337,6 +339,7 @@ impl Default for UpstreamTimeouts {
             idle: Duration::from_secs(90),
             total: None,
             deadline_header: None,
+            body: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use crate::Error;
-use crate::body::{DoneBody, OnDone, boxed, full};
+use crate::body::{DoneBody, OnDone, full};
 use crate::cache_stage;
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::listener::{Activity, ConnCtx, ListenerCtx};
@@ -329,7 +329,10 @@ async fn forward(
     let version = response.version();
     snapshot.via.append(response.headers_mut(), version);
     Ok(Proxied {
-        response: cache_stage::response(fill, response.map(boxed)),
+        response: cache_stage::response(
+            fill,
+            response.map(|b| upstream_call::response_body(b, entry)),
+        ),
         target: Some(target),
         upstream_latency,
     })

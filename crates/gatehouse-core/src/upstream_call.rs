@@ -7,6 +7,7 @@
 //! plane's [`Error`].
 
 mod body;
+mod idle_body;
 mod metrics;
 mod policy;
 mod tries;
@@ -69,6 +70,19 @@ pub(crate) enum Answer {
         /// Time from sending the last try to its response head.
         latency: Duration,
     },
+}
+
+/// The upstream response body as sent on to the client: bounded per chunk when the route's
+/// cluster sets `timeouts.body`.
+pub(crate) fn response_body(body: Incoming, entry: &RouteEntry) -> gatehouse_upstream::ProxyBody {
+    match entry.call.body {
+        Some(timeout) => boxed(idle_body::IdleBody::new(
+            body,
+            timeout,
+            entry.cluster.clone(),
+        )),
+        None => boxed(body),
+    }
 }
 
 /// Why the client's request body failed while it was read (set by [`LimitedBody`]).

@@ -148,6 +148,8 @@ pub enum TimeoutKind {
     PerTry,
     /// The overall bound across tries.
     Total,
+    /// The wait for the next chunk of a response body.
+    Body,
 }
 
 /// Per-cluster counters of retries and timeouts (atomics; read by the metrics collector).
@@ -155,14 +157,14 @@ pub enum TimeoutKind {
 pub struct CallStats {
     retries: [AtomicU64; 4],
     budget_exhausted: AtomicU64,
-    timeouts: [AtomicU64; 3],
+    timeouts: [AtomicU64; 4],
 }
 
 impl CallStats {
     /// The `reason` labels, in the order of [`CallStats::retries`].
     pub const REASONS: [&'static str; 4] = ["connect_error", "reset", "timeout", "status"];
     /// The `kind` labels, in the order of [`CallStats::timeouts`].
-    pub const TIMEOUT_KINDS: [&'static str; 3] = ["connect", "per_try", "total"];
+    pub const TIMEOUT_KINDS: [&'static str; 4] = ["connect", "per_try", "total", "body"];
 
     /// Counts one retry for `reason`.
     pub fn retry(&self, reason: Failure) {
@@ -186,6 +188,7 @@ impl CallStats {
             TimeoutKind::Connect => 0,
             TimeoutKind::PerTry => 1,
             TimeoutKind::Total => 2,
+            TimeoutKind::Body => 3,
         };
         self.timeouts[i].fetch_add(1, Ordering::Relaxed);
     }
@@ -201,7 +204,7 @@ impl CallStats {
     }
 
     /// Timeouts so far, per kind in the order of [`CallStats::TIMEOUT_KINDS`].
-    pub fn timeouts(&self) -> [u64; 3] {
+    pub fn timeouts(&self) -> [u64; 4] {
         self.timeouts.each_ref().map(|c| c.load(Ordering::Relaxed))
     }
 }

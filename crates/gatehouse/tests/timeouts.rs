@@ -195,3 +195,38 @@ async fn the_deadline_header_carries_the_time_left_in_milliseconds() {
         "{json}"
     );
 }
+
+#[tokio::test]
+async fn a_stalled_body_is_cut_after_the_body_timeout() {
+    let fault = Fault::SlowBody {
+        chunks: 3,
+        interval: Duration::from_millis(400),
+    };
+    let up = spawn_faulty(fault).await;
+    let gw = gateway(&[up.addr], "    timeouts: { body: 100ms }\n", "").await;
+    let started = Instant::now();
+    let req = http::Request::get(gw.url("/x"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let result = within("GET", send(&http_client(), req)).await;
+    assert!(result.is_err(), "a stalled body was read as complete");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(up.attempts(), 1);
+    assert_eq!(timeouts_metric(&gw, "body"), 1);
+    nothing_left_behind(&gw, &up).await;
+
+    // Chunks arriving faster than the body timeout pass.
+    let fault = Fault::SlowBody {
+        chunks: 3,
+        interval: Duration::from_millis(20),
+    };
+    let up = spawn_faulty(fault).await;
+    let gw = gateway(&[up.addr], "    timeouts: { body: 2s }\n", "").await;
+    let reply = get(&gw.url("/x"), &[]).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, "sss");
+}

@@ -19,6 +19,7 @@ const TIMEOUT_KEYS: &[&str] = &[
     "total",
     "idle",
     "deadline_header",
+    "body",
 ];
 
 const RETRY_KEYS: &[&str] = &["attempts", "on", "backoff", "methods", "buffer_body"];
@@ -53,10 +54,12 @@ pub(crate) fn timeouts(cx: &mut Ctx, node: &Node, path: &str) -> Option<Upstream
         };
         ok &= set(slot, duration(cx, n, &obj.at(key)));
     }
-    if let Some(n) = obj.get("total") {
-        let d = positive_duration(cx, n, &obj.at("total"));
-        ok &= d.is_some();
-        t.total = d;
+    for (key, slot) in [("total", &mut t.total), ("body", &mut t.body)] {
+        if let Some(n) = obj.get(key) {
+            let d = positive_duration(cx, n, &obj.at(key));
+            ok &= d.is_some();
+            *slot = d;
+        }
     }
     if let Some(n) = obj.get("deadline_header") {
         let p = obj.at("deadline_header");

@@ -57,7 +57,7 @@ impl Collector for CallMetrics {
             for (kind, value) in CallStats::TIMEOUT_KINDS.iter().zip(stats.timeouts()) {
                 out.counter(
                     "gatehouse_upstream_timeouts",
-                    "Upstream timeouts, by cluster and kind (connect, per_try, total).",
+                    "Upstream timeouts, by cluster and kind (connect, per_try, total, body).",
                     &[("cluster", name), ("kind", kind)],
                     value,
                 );

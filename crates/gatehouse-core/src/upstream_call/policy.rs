@@ -16,6 +16,8 @@ pub(crate) struct CallPolicy {
     pub(crate) total: Option<Duration>,
     /// Header carrying the try's time budget in milliseconds to the upstream.
     pub(crate) deadline_header: Option<HeaderName>,
+    /// Longest wait for each response body chunk (`timeouts.body`).
+    pub(crate) body: Option<Duration>,
 }
 
 impl CallPolicy {
@@ -32,6 +34,7 @@ impl CallPolicy {
             per_try: upstream.timeouts.request,
             total: route.timeout.or(upstream.timeouts.total),
             deadline_header: upstream.timeouts.deadline_header.clone(),
+            body: upstream.timeouts.body,
         }
     }
 }

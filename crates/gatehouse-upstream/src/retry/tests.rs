@@ -122,6 +122,6 @@ fn stats_count_by_reason_and_kind() {
     s.timeout(TimeoutKind::Total);
     s.budget_exhausted();
     assert_eq!(s.retries(), [0, 1, 0, 2]);
-    assert_eq!(s.timeouts(), [0, 0, 1]);
+    assert_eq!(s.timeouts(), [0, 0, 1, 0]);
     assert_eq!(s.budget_exhausted_count(), 1);
 }

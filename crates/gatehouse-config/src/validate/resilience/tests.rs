@@ -15,7 +15,7 @@ fn upstream(extra: &str) -> String {
 #[test]
 fn full_settings_are_parsed() {
     let text = upstream(
-        "    timeouts: { connect: 1s, per_try: 2s, total: 5s, idle: 30s, deadline_header: x-deadline-ms }
+        "    timeouts: { connect: 1s, per_try: 2s, total: 5s, idle: 30s, deadline_header: x-deadline-ms, body: 4s }
     retry:
       attempts: 3
       on: [connect_error, reset, timeout, 503, 429]
@@ -34,6 +34,7 @@ routes:
     assert_eq!(u.timeouts.request, Duration::from_secs(2));
     assert_eq!(u.timeouts.total, Some(Duration::from_secs(5)));
     assert_eq!(u.timeouts.idle, Duration::from_secs(30));
+    assert_eq!(u.timeouts.body, Some(Duration::from_secs(4)));
     assert_eq!(
         u.timeouts.deadline_header.as_ref().map(|h| h.as_str()),
         Some("x-deadline-ms")
