@@ -64,7 +64,10 @@ impl Exporter {
         otlp: &OtlpExporter,
         registry: &gatehouse_metrics::Registry,
     ) -> Option<Exporter> {
-        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no async runtime: spans are not exported");
+            return None;
+        };
         let (tx, rx) = mpsc::channel(settings.batch.max_queue);
         let counters = Arc::new(ExportCounters::default());
         let collector: Arc<dyn Collector> = counters.clone();
