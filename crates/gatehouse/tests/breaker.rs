@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use gatehouse_testkit::gateway::{TestGateway, config, get};
+use gatehouse_testkit::gateway::{TestGateway, config, get, within};
 use gatehouse_testkit::{Fault, spawn_echo, spawn_failing, spawn_faulty, spawn_flaky_health};
 
 async fn start(targets: &[SocketAddr], breaker: &str) -> TestGateway {
@@ -174,4 +174,46 @@ async fn refused_connections_open_the_target_breaker() {
     );
     assert_eq!(sample(&m, &state), Some(2.0), "{m}");
     assert_eq!(a.hits(), statuses.iter().filter(|s| **s == 200).count());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_breaker_survives_a_reload_that_keeps_its_upstream() {
+    let a = spawn_echo().await;
+    let dead = spawn_faulty(Fault::Refuse).await;
+    let gw = start(
+        &[a.addr, dead.addr],
+        "{ consecutive_failures: 2, failure_ratio: 0, cool_down: 30s }",
+    )
+    .await;
+    let url = gw.url("/x");
+    // Alternating with the healthy target: the dead one opens after its 2nd refusal, the
+    // cluster (never 2 failures in a row) stays closed.
+    for _ in 0..6 {
+        let _ = get(&url, &[]).await;
+    }
+    let state = format!(
+        "gatehouse_upstream_circuit_state{{cluster=\"backend\",target=\"{}\"}}",
+        dead.addr
+    );
+    assert_eq!(sample(&metrics(&gw).await, &state), Some(2.0));
+    // Change only the routes: the cluster, its breakers included, is carried over.
+    let yaml = std::fs::read_to_string(gw.config_path()).expect("config");
+    let yaml = yaml.replace("name: all", "name: everything");
+    std::fs::write(gw.config_path(), yaml).expect("write config");
+    let r = gw.reloader.clone();
+    let reloaded = within(
+        "reload",
+        tokio::task::spawn_blocking(move || r.reload("test")),
+    )
+    .await
+    .expect("reload task");
+    assert_eq!(reloaded.ok(), Some(2));
+    for _ in 0..6 {
+        assert_eq!(
+            get(&url, &[]).await.status,
+            200,
+            "the dead target stays skipped"
+        );
+    }
+    assert_eq!(sample(&metrics(&gw).await, &state), Some(2.0));
 }
