@@ -83,8 +83,9 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
     let mirror = obj.get("mirror").map_or(Some(None), |n| {
         super::mirror::mirror(cx, n, &obj.at("mirror")).map(Some)
     });
-    let bulkhead = (obj.get("bulkhead"))
-        .map_or(Some(None), |n| super::breaker::bulkhead(cx, n, &obj.at("bulkhead")));
+    let bulkhead = (obj.get("bulkhead")).map_or(Some(None), |n| {
+        super::breaker::bulkhead(cx, n, &obj.at("bulkhead"))
+    });
     let timeout = (obj.get("timeout")).map_or(Some(None), |n| {
         super::resilience::route_timeout(cx, n, &obj.at("timeout"))
     });

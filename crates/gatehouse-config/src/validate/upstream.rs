@@ -140,8 +140,9 @@ fn upstream(cx: &mut Ctx, name: String, node: &Node, path: &str) -> Option<Upstr
     let circuit_breaker = obj.get("circuit_breaker").map_or(Some(None), |n| {
         super::breaker::circuit_breaker(cx, n, &obj.at("circuit_breaker"))
     });
-    let bulkhead = (obj.get("bulkhead"))
-        .map_or(Some(None), |n| super::breaker::bulkhead(cx, n, &obj.at("bulkhead")));
+    let bulkhead = (obj.get("bulkhead")).map_or(Some(None), |n| {
+        super::breaker::bulkhead(cx, n, &obj.at("bulkhead"))
+    });
     let retry = (obj.get("retry")).map_or(Some((None, None)), |n| {
         super::resilience::upstream_retry(cx, n, &obj.at("retry"))
     });
