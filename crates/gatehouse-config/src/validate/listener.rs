@@ -65,7 +65,10 @@ pub(crate) fn server(cx: &mut Ctx, node: &Node, path: &str) -> Option<Server> {
     }
     if let Some(n) = obj.get("load_shedding") {
         let p = obj.at("load_shedding");
-        ok &= set(&mut server.load_shedding, super::breaker::load_shedding(cx, n, &p));
+        ok &= set(
+            &mut server.load_shedding,
+            super::breaker::load_shedding(cx, n, &p),
+        );
     }
     ok.then_some(server)
 }
