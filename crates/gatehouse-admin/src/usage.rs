@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use gatehouse_config::model::{QuotaPeriod, QuotaScope};
-use gatehouse_store::quota::{SystemWallClock, WallClock, period_window, quota_key, scope_id};
+use gatehouse_plugins::builtin::rate_limit::quota;
+use gatehouse_store::quota::{SystemWallClock, WallClock, scope_id};
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -13,8 +14,9 @@ use crate::AdminState;
 use crate::routes::{json_response, problem};
 
 /// `{ consumer, plan, quota: { requests, period, scope, used, resets_at_unix } }`; `quota` is
-/// `null` without a plan quota; `used`/`resets_at_unix` are `null` for rolling periods (not
-/// enforced) and for a tenant-scoped quota of a consumer without a tenant. 404 for an unknown
+/// `null` without a plan quota; `used`/`resets_at_unix` are `null` for a tenant-scoped quota of
+/// a consumer without a tenant. For rolling periods `used` is the count in the sliding window and
+/// `resets_at_unix` the moment nothing of it is counted any more. 404 for an unknown
 /// consumer, 503 when the quota store cannot be read.
 pub(crate) async fn usage(
     State(state): State<Arc<AdminState>>,
@@ -40,16 +42,17 @@ pub(crate) async fn usage(
         QuotaScope::Tenant => consumer.tenant.as_deref(),
     };
     let now = SystemWallClock.now_unix();
-    let (used, resets_at) = match (scope_value, period_window(q.period, now)) {
-        (Some(v), Some(window)) => {
+    let (used, resets_at) = match scope_value {
+        Some(v) => {
             let counter = snapshot.limiters().quota();
-            let key = quota_key(&scope_id(q.scope, v), &window);
-            match counter.get(&key).await {
-                Ok(used) => (Value::from(used), Value::from(window.end_unix)),
+            let id = scope_id(q.scope, v);
+            match quota::usage(counter.as_ref(), q, &id, now).await {
+                Ok(Some((used, window))) => (Value::from(used), Value::from(window.end_unix)),
+                Ok(None) => (Value::Null, Value::Null),
                 Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
             }
         }
-        _ => (Value::Null, Value::Null),
+        None => (Value::Null, Value::Null),
     };
     let period = match q.period {
         QuotaPeriod::Day => "day",

@@ -14,6 +14,11 @@ use gatehouse_testkit::spawn_echo;
 /// A gateway with an admin listener (token `secret`), plan `metered` (3 requests per day per
 /// consumer), consumers alice and bob (metered) and carol (no plan), route `/q`.
 async fn start(upstream: SocketAddr, store: &str) -> TestGateway {
+    start_with(upstream, store, "day").await
+}
+
+/// [`start`] with the quota period `per`.
+async fn start_with(upstream: SocketAddr, store: &str, per: &str) -> TestGateway {
     let yaml = format!(
         r#"listeners:
   - name: public
@@ -28,7 +33,7 @@ upstreams:
   backend:
     targets: ["{upstream}"]
 plans:
-  metered: {{ quota: {{ requests: 3, per: day, scope: consumer }} }}
+  metered: {{ quota: {{ requests: 3, per: {per}, scope: consumer }} }}
 consumers:
   - {{ id: alice, plan: metered, api_keys: [{{ sha256: "{}" }}] }}
   - {{ id: bob, plan: metered, api_keys: [{{ sha256: "{}" }}] }}
@@ -134,6 +139,26 @@ async fn memory_fourth_request_is_refused_and_usage_reports_it() {
     )
     .await;
     assert_eq!(denied.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_reports_rolling_quotas() {
+    let echo = spawn_echo().await;
+    let gw = start_with(echo.addr, "", "rolling_day").await;
+    for _ in 0..2 {
+        assert_eq!(call(&gw, "alice-key").await.status, 200);
+    }
+    let before = now_unix();
+    let body = usage(&gw, "alice").await.json();
+    assert_eq!(body["quota"]["period"], "rolling_day");
+    assert_eq!(body["quota"]["used"], 2, "{body}");
+    // Nothing counted any more 24–25 hours after the current hour's requests.
+    let resets = body["quota"]["resets_at_unix"].as_u64().unwrap();
+    assert!(
+        resets >= before + 24 * 3_600 && resets <= before + 25 * 3_600 + 2,
+        "{resets} vs {before}"
+    );
+    assert_eq!(usage(&gw, "bob").await.json()["quota"]["used"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
