@@ -126,9 +126,10 @@ fn render(admin: SocketAddr, before: &Value, now: &Value, elapsed: f64) -> Strin
         out += &format!(
             "{:<24} {:>8} {:>8} {:>10}\n",
             u["upstream"].as_str().unwrap_or("?"),
-            u["targets"],
-            u["healthy"],
-            u["in_flight"]
+            // `Value`'s Display ignores widths: render to strings first.
+            u["targets"].to_string(),
+            u["healthy"].to_string(),
+            u["in_flight"].to_string()
         );
     }
     out
