@@ -3,7 +3,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gatehouse_plugins::{LogRecord, RequestContext};
-use serde_json::{Value, json};
 
 use crate::trace::RequestFacts;
 
@@ -22,7 +21,8 @@ pub(crate) struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// The JSON text of the line (one line, no newline).
+    /// The JSON text of the line (one line, no newline): one object, keys in alphabetical order,
+    /// written straight into one buffer (no intermediate JSON value).
     pub(crate) fn render(&self) -> String {
         let Line {
             cx,
@@ -32,35 +32,124 @@ impl Line<'_> {
         } = self;
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         let identity = cx.identity.as_ref();
-        let value = json!({
-            "timestamp": rfc3339(facts.started),
-            "request_id": cx.request_id,
-            "trace_id": cx.trace.trace_id_hex(),
-            "span_id": cx.trace.span_id_hex(),
-            "client_ip": cx.client_ip.to_string(),
-            "method": r.method.as_str(),
-            "host": facts.host,
-            "path": r.path,
-            "query": self.query,
-            "protocol": format!("HTTP/{}", facts.protocol),
-            "status": r.status.as_u16(),
-            "latency_ms": ms(r.latency),
-            "upstream_latency_ms": r.upstream_latency.map(ms),
-            "upstream": r.upstream_target,
-            "route": cx.route.as_deref(),
-            "consumer": identity.and_then(|i| i.consumer_id.as_deref()),
-            "user": identity.and_then(|i| i.subject.as_deref()),
-            "bytes_in": facts.content_length,
-            "bytes_out": self.bytes_out,
-            "user_agent": facts.user_agent,
-            "retries": cx.retries,
-            "cache": self.cache,
-            "short_circuit": cx.short_circuit,
-        });
-        match value {
-            Value::Object(_) => value.to_string(),
-            _ => String::new(),
+        let mut o = Obj::new();
+        o.num("bytes_in", facts.content_length);
+        o.num("bytes_out", Some(self.bytes_out));
+        o.str("cache", self.cache);
+        o.display("client_ip", &cx.client_ip);
+        o.str("consumer", identity.and_then(|i| i.consumer_id.as_deref()));
+        o.str("host", facts.host.as_deref());
+        o.float("latency_ms", Some(ms(r.latency)));
+        o.str("method", Some(r.method.as_str()));
+        o.str("path", Some(r.path.as_str()));
+        o.str("protocol", Some(protocol(facts.protocol)));
+        o.str("query", self.query.as_deref());
+        o.str("request_id", Some(cx.request_id.as_str()));
+        o.num("retries", Some(u64::from(cx.retries)));
+        o.str("route", cx.route.as_deref());
+        o.str("short_circuit", cx.short_circuit);
+        o.hex("span_id", &cx.trace.span_id);
+        o.num("status", Some(u64::from(r.status.as_u16())));
+        o.display("timestamp", &rfc3339(facts.started));
+        o.hex("trace_id", &cx.trace.trace_id);
+        o.str("upstream", r.upstream_target.as_deref());
+        o.float("upstream_latency_ms", r.upstream_latency.map(ms));
+        o.str("user", identity.and_then(|i| i.subject.as_deref()));
+        o.str("user_agent", facts.user_agent.as_deref());
+        o.finish()
+    }
+}
+
+/// `HTTP/<version>` without formatting.
+fn protocol(version: &str) -> &str {
+    match version {
+        "1.0" => "HTTP/1.0",
+        "1.1" => "HTTP/1.1",
+        "2" => "HTTP/2",
+        "3" => "HTTP/3",
+        _ => "HTTP",
+    }
+}
+
+/// A JSON object written member by member into one buffer.
+struct Obj(Vec<u8>);
+
+impl Obj {
+    fn new() -> Obj {
+        let mut buf = Vec::with_capacity(512);
+        buf.push(b'{');
+        Obj(buf)
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.0.len() > 1 {
+            self.0.push(b',');
         }
+        self.0.push(b'"');
+        self.0.extend_from_slice(key.as_bytes());
+        self.0.extend_from_slice(b"\":");
+    }
+
+    fn null(&mut self) {
+        self.0.extend_from_slice(b"null");
+    }
+
+    fn str(&mut self, key: &str, value: Option<&str>) {
+        self.key(key);
+        match value {
+            Some(v) => {
+                // Writing a `&str` into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut self.0, v);
+            }
+            None => self.null(),
+        }
+    }
+
+    /// A string made by `Display` (ids, addresses, timestamps: nothing to escape).
+    fn display(&mut self, key: &str, value: &dyn std::fmt::Display) {
+        use std::io::Write;
+        self.key(key);
+        let _ = write!(self.0, "\"{value}\"");
+    }
+
+    /// Lower-case hex of an id, as in `traceparent`.
+    fn hex(&mut self, key: &str, bytes: &[u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        self.key(key);
+        self.0.push(b'"');
+        for b in bytes {
+            self.0.push(DIGITS[usize::from(b >> 4)]);
+            self.0.push(DIGITS[usize::from(b & 15)]);
+        }
+        self.0.push(b'"');
+    }
+
+    fn num(&mut self, key: &str, value: Option<u64>) {
+        use std::io::Write;
+        self.key(key);
+        match value {
+            Some(v) => {
+                let _ = write!(self.0, "{v}");
+            }
+            None => self.null(),
+        }
+    }
+
+    fn float(&mut self, key: &str, value: Option<f64>) {
+        self.key(key);
+        match value {
+            // Non-finite numbers are `null`, as in a JSON value.
+            Some(v) if v.is_finite() => {
+                let _ = serde_json::to_writer(&mut self.0, &v);
+            }
+            _ => self.null(),
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.0.push(b'}');
+        // Only UTF-8 (`&str` values, ASCII keys and punctuation) was written.
+        String::from_utf8(self.0).unwrap_or_default()
     }
 }
 

@@ -119,6 +119,9 @@ fn client(protocol: OtlpProtocol) -> HttpClient {
     builder.build(HttpConnector::new())
 }
 
+/// How often a filling batch takes the spans queued meanwhile.
+const GATHER: Duration = Duration::from_millis(5);
+
 struct Task {
     rx: mpsc::Receiver<otlp::Span>,
     otlp: OtlpExporter,
@@ -140,14 +143,26 @@ impl Task {
             batch.push(first);
             let deadline = tokio::time::Instant::now() + self.delay;
             let mut closed = false;
+            // Take what is queued every `GATHER` (not one wake-up per span) until the batch is
+            // full or `delay` has passed.
             while batch.len() < self.max_batch {
-                match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                    Ok(Some(span)) => batch.push(span),
-                    Ok(None) => {
-                        closed = true;
-                        break;
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(deadline.min(now + GATHER)).await;
+                while batch.len() < self.max_batch {
+                    match self.rx.try_recv() {
+                        Ok(span) => batch.push(span),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            closed = true;
+                            break;
+                        }
                     }
-                    Err(_) => break,
+                }
+                if closed {
+                    break;
                 }
             }
             self.export(std::mem::take(&mut batch)).await;
