@@ -552,7 +552,7 @@ if needs_gatehouse; then
         done
         grep -qi '^x-cache: HIT' <<<"$got" || die "gatehouse (cache route) did not answer from its cache: $got"
     fi
-            got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; cat <&3)
+    got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; cat <&3)
     [[ $got == *"$BODY"* ]] || die "gatehouse answered unexpectedly: $got"
     got=$(exec 3<>"/dev/tcp/127.0.0.1/$GH_PORT"; printf 'GET /auth/ HTTP/1.1\r\nHost: x\r\nx-api-key: %s\r\nConnection: close\r\n\r\n' "$BENCH_KEY" >&3; cat <&3)
     [[ $got == *"$BODY"* ]] || die "gatehouse (key_auth route) answered unexpectedly: $got"

@@ -19,9 +19,9 @@ mod proxy;
 mod shed;
 mod snapshot;
 mod tls;
-mod usage;
 mod trace;
 mod upstream_call;
+mod usage;
 
 pub mod echo;
 pub mod forwarding;
@@ -31,7 +31,7 @@ pub mod metrics;
 pub use listener::framing;
 pub mod reload;
 
+pub use cache_stage::CacheTarget;
 pub use error::{Error, Source};
 pub use gateway::Gateway;
-pub use cache_stage::CacheTarget;
 pub use snapshot::Snapshot;
