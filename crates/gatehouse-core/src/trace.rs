@@ -8,6 +8,7 @@
 mod export;
 mod otlp;
 pub(crate) mod propagation;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,13 +21,12 @@ use gatehouse_plugins::{LogRecord, RequestContext, TraceContext};
 use http::{HeaderMap, Response};
 
 use export::Exporter;
+use wire::{SpanHead, SpanWriter};
 
 /// `SPAN_KIND_SERVER`.
 const KIND_SERVER: i32 = 2;
 /// `SPAN_KIND_CLIENT`.
 const KIND_CLIENT: i32 = 3;
-/// `STATUS_CODE_ERROR`.
-const STATUS_ERROR: i32 = 2;
 
 /// The tracing of one snapshot: sampler settings, route templates and the exporter (shared with
 /// the previous snapshot while `tracing:` is unchanged).
@@ -131,19 +131,23 @@ impl Tracer {
         let found = route.and_then(|r| self.routes.get(r));
         let template = found.and_then(|(t, _)| t.as_ref());
         let cluster = found.map(|(_, c)| c.as_str());
-        let name = match template {
-            Some(t) => format!("{} {t}", record.method),
-            None => record.method.to_string(),
-        };
-        let mut attributes = vec![
-            otlp::string("http.request.method", record.method.as_str()),
-            otlp::string("url.path", record.path.as_str()),
-            otlp::string("url.scheme", cx.scheme),
-            otlp::int("http.response.status_code", record.status.as_u16().into()),
-            otlp::string("client.address", cx.client_ip.to_string()),
-            otlp::string("network.protocol.version", facts.protocol),
-            otlp::string("gatehouse.request_id", cx.request_id.as_str()),
-        ];
+        let method = record.method.as_str();
+        let name = [method, template.map_or("", String::as_str)];
+        let mut w = SpanWriter::new(&SpanHead {
+            trace: &cx.trace,
+            span_id: cx.trace.span_id,
+            parent: cx.trace.parent_span_id,
+            name: &name,
+            kind: KIND_SERVER,
+            times: times(facts.started),
+        });
+        w.str("http.request.method", method);
+        w.str("url.path", record.path.as_str());
+        w.str("url.scheme", cx.scheme);
+        w.int("http.response.status_code", record.status.as_u16().into());
+        w.str("client.address", &cx.client_ip.to_string());
+        w.str("network.protocol.version", facts.protocol);
+        w.str("gatehouse.request_id", cx.request_id.as_str());
         let optional = [
             ("http.route", template.map(String::as_str)),
             ("server.address", facts.host.as_deref()),
@@ -155,23 +159,14 @@ impl Tracer {
         ];
         for (key, value) in optional {
             if let Some(v) = value {
-                attributes.push(otlp::string(key, v));
+                w.str(key, v);
             }
         }
         let error = record.status.is_server_error();
         if error {
-            attributes.push(otlp::string("error.type", record.status.as_str()));
+            w.str("error.type", record.status.as_str());
         }
-        exporter.send(span(
-            &cx.trace,
-            cx.trace.span_id,
-            cx.trace.parent_span_id,
-            name,
-            KIND_SERVER,
-            (facts.started, SystemTime::now()),
-            attributes,
-            error,
-        ));
+        exporter.send(w.finish(error, u32::from(cx.trace.sampled)));
     }
 }
 
@@ -255,76 +250,50 @@ impl Attempt {
             Some((h, p)) => (h, p.parse::<i64>().ok()),
             None => (self.target.as_str(), None),
         };
-        let mut attributes = vec![
-            otlp::string("http.request.method", self.method.as_str()),
-            otlp::string("server.address", host.trim_matches(['[', ']'])),
-            otlp::int("gatehouse.retry", self.retry.into()),
-        ];
+        let mut w = SpanWriter::new(&SpanHead {
+            trace: &cx.trace,
+            span_id: self.span_id,
+            parent: Some(cx.trace.span_id),
+            name: &[self.method.as_str()],
+            kind: KIND_CLIENT,
+            times: times(self.started),
+        });
+        w.str("http.request.method", self.method.as_str());
+        w.str("server.address", host.trim_matches(['[', ']']));
+        w.int("gatehouse.retry", self.retry.into());
         if let Some(port) = port {
-            attributes.push(otlp::int("server.port", port));
+            w.int("server.port", port);
         }
         if self.retry > 0 {
-            attributes.push(otlp::int("http.request.resend_count", self.retry.into()));
+            w.int("http.request.resend_count", self.retry.into());
         }
-        let error = match result {
-            Ok(r) => {
-                let s = r.status();
-                attributes.push(otlp::int("http.response.status_code", s.as_u16().into()));
-                s.is_server_error().then(|| s.as_str().to_owned())
+        let status = result.as_ref().ok().map(Response::status);
+        let error = match (result, &status) {
+            (_, Some(s)) => {
+                w.int("http.response.status_code", s.as_u16().into());
+                s.is_server_error().then_some(s.as_str())
             }
-            Err(e) if e.is_timeout() => Some("timeout".to_owned()),
-            Err(_) => Some("upstream_error".to_owned()),
+            (Err(e), None) if e.is_timeout() => Some("timeout"),
+            _ => Some("upstream_error"),
         };
-        if let Some(e) = &error {
-            attributes.push(otlp::string("error.type", e.as_str()));
+        if let Some(e) = error {
+            w.str("error.type", e);
         }
         if let Some(route) = cx.route.as_deref() {
-            attributes.push(otlp::string("gatehouse.route", route));
+            w.str("gatehouse.route", route);
         }
-        exporter.send(span(
-            &cx.trace,
-            self.span_id,
-            Some(cx.trace.span_id),
-            self.method.to_string(),
-            KIND_CLIENT,
-            (self.started, SystemTime::now()),
-            attributes,
-            error.is_some(),
-        ));
+        exporter.send(w.finish(error.is_some(), u32::from(cx.trace.sampled)));
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn span(
-    trace: &TraceContext,
-    span_id: [u8; 8],
-    parent: Option<[u8; 8]>,
-    name: String,
-    kind: i32,
-    (start, end): (SystemTime, SystemTime),
-    attributes: Vec<otlp::KeyValue>,
-    error: bool,
-) -> otlp::Span {
+/// Start (`start`) and end (now) in Unix nanoseconds; the end never before the start.
+fn times(start: SystemTime) -> (u64, u64) {
     let nanos = |t: SystemTime| {
         t.duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     };
-    otlp::Span {
-        trace_id: trace.trace_id.to_vec(),
-        span_id: span_id.to_vec(),
-        trace_state: trace.tracestate.clone().unwrap_or_default(),
-        parent_span_id: parent.map(|p| p.to_vec()).unwrap_or_default(),
-        name,
-        kind,
-        start_time_unix_nano: nanos(start),
-        end_time_unix_nano: nanos(end).max(nanos(start)),
-        attributes,
-        status: error.then(|| otlp::Status {
-            message: String::new(),
-            code: STATUS_ERROR,
-        }),
-        flags: u32::from(trace.sampled),
-    }
+    let start = nanos(start);
+    (start, nanos(SystemTime::now()).max(start))
 }
 
 /// `id`, or a fixed non-zero id in the (2⁻⁶⁴) case that it is all zero.

@@ -17,7 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use prost::Message;
 use tokio::sync::mpsc;
 
-use super::otlp::{self, ExportTraceServiceRequest, InstrumentationScope, Resource, ResourceSpans};
+use super::otlp::{self, InstrumentationScope, Resource};
+use super::wire::{self, EncodedSpan};
 
 /// gRPC method path of `TraceService/Export`.
 const GRPC_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -49,7 +50,7 @@ impl Collector for ExportCounters {
 
 /// The sending side of an exporter; dropping every clone ends the task after a last flush.
 pub(crate) struct Exporter {
-    tx: mpsc::Sender<otlp::Span>,
+    tx: mpsc::Sender<EncodedSpan>,
     counters: Arc<ExportCounters>,
     /// Kept for reuse checks across reloads.
     pub(crate) settings: Tracing,
@@ -91,7 +92,7 @@ impl Exporter {
     }
 
     /// Queues `span`; drops and counts it when the queue is full.
-    pub(crate) fn send(&self, span: otlp::Span) {
+    pub(crate) fn send(&self, span: EncodedSpan) {
         if self.tx.try_send(span).is_err() {
             self.counters.queue_full.inc();
         }
@@ -123,7 +124,7 @@ fn client(protocol: OtlpProtocol) -> HttpClient {
 const GATHER: Duration = Duration::from_millis(5);
 
 struct Task {
-    rx: mpsc::Receiver<otlp::Span>,
+    rx: mpsc::Receiver<EncodedSpan>,
     otlp: OtlpExporter,
     max_batch: usize,
     delay: Duration,
@@ -172,21 +173,11 @@ impl Task {
         }
     }
 
-    async fn export(&self, spans: Vec<otlp::Span>) {
+    async fn export(&self, spans: Vec<EncodedSpan>) {
         let n = spans.len() as u64;
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(self.resource.clone()),
-                scope_spans: vec![otlp::ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: "gatehouse".to_owned(),
-                        version: env!("CARGO_PKG_VERSION").to_owned(),
-                    }),
-                    spans,
-                }],
-            }],
-        };
-        let result = tokio::time::timeout(self.otlp.timeout, self.send(&request)).await;
+        let request = encode_request(&self.resource, &spans);
+        drop(spans);
+        let result = tokio::time::timeout(self.otlp.timeout, self.send(request)).await;
         match result {
             Ok(Ok(())) => self.counters.exported.add(n),
             Ok(Err(e)) => {
@@ -200,8 +191,7 @@ impl Task {
         }
     }
 
-    async fn send(&self, request: &ExportTraceServiceRequest) -> Result<(), String> {
-        let encoded = request.encode_to_vec();
+    async fn send(&self, encoded: Vec<u8>) -> Result<(), String> {
         let base = self.otlp.endpoint.trim_end_matches('/');
         let (uri, content_type, body) = match self.otlp.protocol {
             OtlpProtocol::Grpc => {
@@ -269,4 +259,37 @@ impl Task {
 
 fn grpc_status(headers: &http::HeaderMap) -> Option<u32> {
     headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+}
+
+/// The encoded `ExportTraceServiceRequest` { `ResourceSpans` { resource, `ScopeSpans` {
+/// scope, spans } } } of a batch.
+pub(super) fn encode_request(resource_message: &Resource, spans: &[EncodedSpan]) -> Vec<u8> {
+    let resource = resource_message.encoded_len();
+    let resource = 1 + wire::varint_len(resource as u64) + resource;
+    let scope = InstrumentationScope {
+        name: "gatehouse".to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let scope_len = scope.encoded_len();
+    let spans_len: usize = spans
+        .iter()
+        .map(|s| 1 + wire::varint_len(s.0.len() as u64) + s.0.len())
+        .sum();
+    let scope_spans = 1 + wire::varint_len(scope_len as u64) + scope_len + spans_len;
+    let resource_spans = resource + 1 + wire::varint_len(scope_spans as u64) + scope_spans;
+    let mut b = Vec::with_capacity(resource_spans + 16);
+    wire::key(&mut b, 1, 2);
+    wire::varint(&mut b, resource_spans as u64);
+    wire::key(&mut b, 1, 2);
+    wire::varint(&mut b, resource_message.encoded_len() as u64);
+    resource_message.encode_raw(&mut b);
+    wire::key(&mut b, 2, 2);
+    wire::varint(&mut b, scope_spans as u64);
+    wire::key(&mut b, 1, 2);
+    wire::varint(&mut b, scope_len as u64);
+    scope.encode_raw(&mut b);
+    for span in spans {
+        wire::bytes(&mut b, 2, &span.0);
+    }
+    b
 }

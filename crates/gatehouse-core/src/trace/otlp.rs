@@ -1,8 +1,11 @@
 //! The OTLP trace messages the exporter sends, as prost structs written from
 //! `opentelemetry/proto/{collector/trace,trace,resource,common}/v1/*.proto` (only the fields we
-//! set; unknown fields are skipped by receivers, field numbers are the spec's).
+//! set; unknown fields are skipped by receivers, field numbers are the spec's). The exporter
+//! encodes the resource and scope with them; spans are written by [`super::wire`], and the
+//! test-only messages here decode what it wrote.
 
 /// `ExportTraceServiceRequest`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct ExportTraceServiceRequest {
     #[prost(message, repeated, tag = "1")]
@@ -10,6 +13,7 @@ pub(crate) struct ExportTraceServiceRequest {
 }
 
 /// `ResourceSpans`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct ResourceSpans {
     #[prost(message, optional, tag = "1")]
@@ -26,6 +30,7 @@ pub(crate) struct Resource {
 }
 
 /// `ScopeSpans`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct ScopeSpans {
     #[prost(message, optional, tag = "1")]
@@ -44,6 +49,7 @@ pub(crate) struct InstrumentationScope {
 }
 
 /// `Span`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct Span {
     #[prost(bytes = "vec", tag = "1")]
@@ -73,6 +79,7 @@ pub(crate) struct Span {
 }
 
 /// `Status`.
+#[cfg(test)]
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct Status {
     #[prost(string, tag = "2")]
@@ -120,6 +127,7 @@ pub(crate) fn string(key: &str, value: impl Into<String>) -> KeyValue {
 }
 
 /// `key = value` for an integer.
+#[cfg(test)]
 pub(crate) fn int(key: &str, value: i64) -> KeyValue {
     KeyValue {
         key: key.to_owned(),

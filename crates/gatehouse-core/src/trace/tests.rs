@@ -174,3 +174,64 @@ fn without_an_exporter_roots_are_unsampled_and_parents_followed() {
     // Not parent-based: the (exporter-less) sampler decides.
     assert!(!tracer(1.0, false).start(&h).sampled);
 }
+
+#[test]
+fn spans_written_on_the_request_path_decode_as_otlp() {
+    use prost::Message;
+
+    use super::export::encode_request;
+    use super::otlp::{self, ExportTraceServiceRequest, Resource};
+    use super::wire::{SpanHead, SpanWriter};
+
+    let trace = TraceContext {
+        trace_id: [7; 16],
+        span_id: [1; 8],
+        parent_span_id: Some([2; 8]),
+        sampled: true,
+        tracestate: Some("k=v".to_owned()),
+        b3: false,
+    };
+    let mut w = SpanWriter::new(&SpanHead {
+        trace: &trace,
+        span_id: [1; 8],
+        parent: Some([2; 8]),
+        name: &["GET", "/a/*"],
+        kind: 2,
+        times: (1_000, 300_000_000_000),
+    });
+    w.str("url.path", "/a/ü");
+    w.int("http.response.status_code", 503);
+    w.int("gatehouse.retry", 0);
+    let spans = [w.finish(true, 1)];
+    let resource = Resource {
+        attributes: vec![otlp::string("service.name", "gw")],
+    };
+    let decoded =
+        ExportTraceServiceRequest::decode(&encode_request(&resource, &spans)[..]).unwrap();
+    let rs = &decoded.resource_spans[0];
+    assert_eq!(rs.resource, Some(resource));
+    let scope = &rs.scope_spans[0];
+    assert_eq!(scope.scope.as_ref().unwrap().name, "gatehouse");
+    let span = &scope.spans[0];
+    let expected = otlp::Span {
+        trace_id: vec![7; 16],
+        span_id: vec![1; 8],
+        trace_state: "k=v".to_owned(),
+        parent_span_id: vec![2; 8],
+        name: "GET /a/*".to_owned(),
+        kind: 2,
+        start_time_unix_nano: 1_000,
+        end_time_unix_nano: 300_000_000_000,
+        attributes: vec![
+            otlp::string("url.path", "/a/ü"),
+            otlp::int("http.response.status_code", 503),
+            otlp::int("gatehouse.retry", 0),
+        ],
+        status: Some(otlp::Status {
+            message: String::new(),
+            code: 2,
+        }),
+        flags: 1,
+    };
+    assert_eq!(span, &expected);
+}
