@@ -3,7 +3,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -27,6 +27,19 @@ pin_project_lite::pin_project! {
         exceeded: Arc<AtomicBool>,
         client_failed: Arc<AtomicBool>,
         counted: Option<Arc<crate::metrics::RouteMetrics>>,
+        read: Option<RequestBytes>,
+    }
+}
+
+/// The request body bytes read from the client so far (for the access log's `bytes_in`), kept
+/// in the request context's extensions once the body is wired to the upstream.
+#[derive(Debug, Clone, Default)]
+pub struct RequestBytes(Arc<AtomicU64>);
+
+impl RequestBytes {
+    /// Bytes read so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -44,12 +57,19 @@ impl<B> LimitedBody<B> {
             exceeded,
             client_failed,
             counted: None,
+            read: None,
         }
     }
 
     /// Also counts the bytes that pass in the route's `gatehouse_request_bytes_total`.
     pub fn counting(mut self, route: &Arc<crate::metrics::RouteMetrics>) -> Self {
         self.counted = Some(route.clone());
+        self
+    }
+
+    /// Also adds the bytes that pass to `read`.
+    pub fn tally(mut self, read: &RequestBytes) -> Self {
+        self.read = Some(read.clone());
         self
     }
 }
@@ -78,6 +98,9 @@ where
                     *this.remaining -= len;
                     if let Some(route) = this.counted {
                         route.request_bytes(data.len());
+                    }
+                    if let Some(read) = this.read {
+                        read.0.fetch_add(len, Ordering::Relaxed);
                     }
                 }
                 Poll::Ready(Some(Ok(frame)))

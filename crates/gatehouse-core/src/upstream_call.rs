@@ -29,7 +29,7 @@ use http::{Response, Uri, Version};
 use hyper::body::Incoming;
 
 use crate::Error;
-use crate::body::{LimitedBody, boxed};
+use crate::body::{LimitedBody, RequestBytes, boxed};
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::listener::ConnCtx;
 use crate::snapshot::{RouteEntry, Snapshot};
@@ -177,7 +177,8 @@ pub(crate) async fn call(
             flags.exceeded.clone(),
             flags.client_failed.clone(),
         )
-        .counting(&entry.metrics),
+        .counting(&entry.metrics)
+        .tally(cx.extensions.get_or_insert_default::<RequestBytes>()),
     );
     // A sampled request's copy goes to the route's mirror, fire and forget (see `mirror`).
     let limited = crate::mirror::tee(entry.mirror.as_ref(), &parts, cx.client_ip, limited);

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gatehouse_testkit::gateway::{TestGateway, get, scratch_dir, within};
+use gatehouse_testkit::gateway::{TestGateway, get, raw_exchange, scratch_dir, within};
 use gatehouse_testkit::keys::sha256_hex_via_cli;
 use gatehouse_testkit::process::GatehouseProcess;
 use gatehouse_testkit::{free_port, require_server, spawn_echo};
@@ -120,7 +120,7 @@ async fn every_field_is_logged_and_credentials_never_appear() {
         ("retries", 0.into()),
         ("short_circuit", Value::Null),
         ("cache", Value::Null),
-        ("bytes_in", Value::Null),
+        ("bytes_in", 0.into()),
         ("bytes_out", (r.body.len() as u64).into()),
     ];
     for (key, value) in fields {
@@ -154,6 +154,29 @@ async fn every_field_is_logged_and_credentials_never_appear() {
     }
     assert!(!text.to_ascii_lowercase().contains("cookie"));
     assert!(!text.to_ascii_lowercase().contains("authorization"));
+}
+
+#[tokio::test]
+async fn bytes_in_counts_the_body_received_even_when_chunked() {
+    let echo = spawn_echo().await;
+    let log = scratch_dir().join("access.log");
+    let gw = start(echo.addr, &log, "", false).await;
+    // Chunked (no Content-Length): 11 + 16 = 27 body bytes in two chunks.
+    let request = b"POST /open/upload HTTP/1.1\r\nHost: x\r\nx-request-id: req-chunked\r\n\
+        Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+        b\r\nhello world\r\n10\r\n, sixteen bytes.\r\n0\r\n\r\n";
+    let reply = within(
+        "chunked upload",
+        raw_exchange(gw.addr, request, Duration::from_secs(5)),
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let found = lines(&log, 1).await;
+    let line = found
+        .iter()
+        .find(|l| l["request_id"] == "req-chunked")
+        .unwrap();
+    assert_eq!(line["bytes_in"], 27, "{line}");
 }
 
 #[tokio::test]

@@ -33,7 +33,10 @@ impl Line<'_> {
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         let identity = cx.identity.as_ref();
         let mut o = Obj::new();
-        o.num("bytes_in", facts.content_length);
+        // Counted as the body streamed to the upstream; requests answered before the upstream
+        // call (their body unread) show the declared length.
+        let read = cx.extensions.get::<crate::body::RequestBytes>();
+        o.num("bytes_in", read.map(|b| b.get()).or(facts.content_length));
         o.num("bytes_out", Some(self.bytes_out));
         o.str("cache", self.cache);
         o.display("client_ip", &cx.client_ip);
