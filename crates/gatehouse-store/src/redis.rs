@@ -27,11 +27,18 @@ pub const KEY_PREFIX: &str = "gatehouse:rl:";
 /// One lazily opened multiplexed connection to `cfg.url` with the store's timeouts (Redis need
 /// not be up). Fails only on an invalid URL. Must be called within a Tokio runtime.
 pub(crate) fn connection(cfg: &RedisStore) -> Result<ConnectionManager, Error> {
-    let client = ::redis::Client::open(cfg.url.as_str())
-        .map_err(|e| Error::Setup(format!("redis url: {e}")))?;
+    connect(&cfg.url, cfg.timeout)
+}
+
+/// One lazily opened multiplexed connection to `url` whose connect and response timeouts are
+/// `timeout`, reconnecting once with at most 100 ms back-off (Redis need not be up). Fails only
+/// on an invalid URL. Must be called within a Tokio runtime. Every Redis user of the gateway
+/// (limits, quotas, usage, API keys' cache, response cache) connects through this.
+pub fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, Error> {
+    let client = ::redis::Client::open(url).map_err(|e| Error::Setup(format!("redis url: {e}")))?;
     let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(cfg.timeout))
-        .set_response_timeout(Some(cfg.timeout))
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
         .set_number_of_retries(1)
         .set_max_delay(Duration::from_millis(100));
     ConnectionManager::new_lazy_with_config(client, config)

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 use bytes::Bytes;
 use gatehouse_config::model::CacheRedis;
 use http::HeaderName;
@@ -24,15 +24,8 @@ impl RedisStore {
     /// A lazily connected store (Redis need not be up). Fails only on an invalid URL. Must be
     /// called within a Tokio runtime.
     pub fn new(cfg: &CacheRedis) -> Result<RedisStore, Error> {
-        let client = ::redis::Client::open(cfg.url.as_str())
-            .map_err(|e| Error::Setup(format!("redis url: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(cfg.timeout))
-            .set_response_timeout(Some(cfg.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(100));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| Error::Setup(format!("redis connection: {e}")))?;
+        let conn = gatehouse_store::redis::connect(&cfg.url, cfg.timeout)
+            .map_err(|e| Error::Setup(e.to_string()))?;
         Ok(RedisStore {
             conn,
             prefix: cfg.prefix.clone(),

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use ::redis::Script;
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 use async_trait::async_trait;
 use gatehouse_config::model::RedisStore;
 
@@ -85,15 +85,7 @@ impl RedisQuota {
     /// One lazily opened multiplexed connection (Redis need not be up). Fails only on an invalid
     /// URL. Must be called within a Tokio runtime.
     pub fn new(cfg: &RedisStore) -> Result<Self, Error> {
-        let client = ::redis::Client::open(cfg.url.as_str())
-            .map_err(|e| Error::Setup(format!("redis url: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(cfg.timeout))
-            .set_response_timeout(Some(cfg.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(100));
-        let manager = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| Error::Setup(format!("redis connection: {e}")))?;
+        let manager = crate::redis::connection(cfg)?;
         Ok(RedisQuota {
             manager,
             timeout: cfg.timeout,
