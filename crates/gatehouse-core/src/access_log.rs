@@ -16,7 +16,7 @@ use http::{Version, header};
 
 use crate::snapshot::Snapshot;
 use crate::trace::RequestFacts;
-pub(crate) use line::redact_query;
+pub(crate) use line::{IP_MAX, ip_text, redact_query};
 use writer::Writer;
 
 /// The access log of one snapshot: what to log and the writer (shared with the previous snapshot
@@ -107,7 +107,16 @@ impl AccessLog {
             bytes_out,
             cache: facts.cache.as_deref(),
         };
-        writer.write(line.render());
+        // Rendered into a reused per-thread buffer, then copied into the writer's batch: no
+        // allocation per line, and nothing allocated here is freed on the writer thread.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with_borrow_mut(|buf| {
+            buf.clear();
+            line.render_into(buf);
+            writer.write(buf);
+        });
     }
 }
 

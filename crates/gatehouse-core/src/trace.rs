@@ -145,7 +145,11 @@ impl Tracer {
         w.str("url.path", record.path.as_str());
         w.str("url.scheme", cx.scheme);
         w.int("http.response.status_code", record.status.as_u16().into());
-        w.str("client.address", &cx.client_ip.to_string());
+        let mut ip = [0u8; crate::access_log::IP_MAX];
+        w.str(
+            "client.address",
+            crate::access_log::ip_text(cx.client_ip, &mut ip),
+        );
         w.str("network.protocol.version", facts.protocol);
         w.str("gatehouse.request_id", cx.request_id.as_str());
         let optional = [

@@ -1,17 +1,19 @@
-//! The access log writer: one thread per destination, fed through a bounded channel. Requests
-//! only `try_send` a finished line (full = dropped and counted); the thread writes what is
-//! queued, flushes when the channel is empty, sleeps [`GATHER`] so that the next lines arrive as
-//! a batch, and reopens its file before the next line after [`Writer::reopen`].
+//! The access log writer: one thread per destination. Requests append their finished line to a
+//! shared batch buffer (a short lock around a copy; at most `buffer` lines waiting, beyond that
+//! the line is dropped and counted) and wake the thread only when the batch was empty. The thread
+//! swaps the batch for its spare buffer, writes it with one call, flushes, sleeps [`GATHER`] so
+//! that the next lines arrive as a batch, and reopens its file before the next batch after
+//! [`Writer::reopen`]. The two buffers go back and forth between the threads and are reused:
+//! no allocation per line, and nothing is freed on another thread than it was allocated on.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use gatehouse_config::model::LogDestination;
 use gatehouse_metrics::{Collector, Counter, Encoder};
-use tokio::sync::mpsc;
 
 /// Counters of the writer, exposed on `/metrics`.
 #[derive(Default)]
@@ -37,10 +39,28 @@ impl Collector for LogCounters {
     }
 }
 
-/// The sending side; the thread ends once every clone is dropped.
+/// Lines waiting for the writer thread: newline-terminated text and how many lines it holds.
+#[derive(Default)]
+struct Batch {
+    text: Vec<u8>,
+    lines: usize,
+}
+
+/// What the requests and the writer thread share.
+#[derive(Default)]
+struct Shared {
+    pending: Mutex<Batch>,
+    reopen: AtomicBool,
+    /// Set when the last [`Writer`] is dropped: the thread writes what is left and ends.
+    closed: AtomicBool,
+}
+
+/// The sending side; the thread ends once it is dropped (it is shared through an `Arc`).
 pub(crate) struct Writer {
-    tx: mpsc::Sender<Option<String>>,
-    reopen: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    /// The writer thread, to wake it (`None` if it could not be started).
+    thread: Option<std::thread::Thread>,
+    capacity: usize,
     counters: Arc<LogCounters>,
     /// Destination and buffer size, for reuse across reloads.
     pub(crate) key: (LogDestination, usize),
@@ -54,43 +74,74 @@ impl Writer {
         buffer: usize,
         registry: &gatehouse_metrics::Registry,
     ) -> Writer {
-        let (tx, rx) = mpsc::channel(buffer);
-        let reopen = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared::default());
         let counters = Arc::new(LogCounters::default());
         let collector: Arc<dyn Collector> = counters.clone();
         registry.register(&collector);
         let thread = Thread {
-            rx,
+            shared: shared.clone(),
             destination: destination.clone(),
-            reopen: reopen.clone(),
             counters: counters.clone(),
         };
         let spawned = std::thread::Builder::new()
             .name("gatehouse-access-log".to_owned())
             .spawn(move || thread.run());
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the access log writer");
-        }
+        let thread = match spawned {
+            Ok(handle) => Some(handle.thread().clone()),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the access log writer");
+                None
+            }
+        };
         Writer {
-            tx,
-            reopen,
+            shared,
+            thread,
+            capacity: buffer,
             counters,
             key: (destination.clone(), buffer),
             _collector: collector,
         }
     }
 
-    /// Queues one line (without newline); drops and counts it when the buffer is full.
-    pub(crate) fn write(&self, line: String) {
-        if self.tx.try_send(Some(line)).is_err() {
-            self.counters.dropped.inc();
+    /// Queues one line (without newline); drops and counts it when `buffer` lines are waiting.
+    pub(crate) fn write(&self, line: &[u8]) {
+        let was_empty = {
+            let Ok(mut batch) = self.shared.pending.lock() else {
+                self.counters.dropped.inc();
+                return;
+            };
+            if batch.lines >= self.capacity {
+                drop(batch);
+                self.counters.dropped.inc();
+                return;
+            }
+            batch.text.extend_from_slice(line);
+            batch.text.push(b'\n');
+            batch.lines += 1;
+            batch.lines == 1
+        };
+        if was_empty {
+            self.wake();
         }
     }
 
-    /// Reopens the file (after logrotate moved it) before the next line.
+    /// Reopens the file (after logrotate moved it) before the next batch.
     pub(crate) fn reopen(&self) {
-        self.reopen.store(true, Ordering::Release);
-        let _ = self.tx.try_send(None);
+        self.shared.reopen.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if let Some(t) = &self.thread {
+            t.unpark();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.wake();
     }
 }
 
@@ -112,7 +163,7 @@ impl Sink {
         }
     }
 
-    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+    fn write_batch(&mut self, lines: &[u8]) -> std::io::Result<()> {
         let w: &mut dyn Write = match self {
             Sink::Stdout(s) => s,
             Sink::Stderr(s) => s,
@@ -124,8 +175,7 @@ impl Sink {
                 )));
             }
         };
-        w.write_all(line.as_bytes())?;
-        w.write_all(b"\n")
+        w.write_all(lines)
     }
 
     fn flush(&mut self) {
@@ -160,33 +210,43 @@ fn open(path: &PathBuf) -> Option<BufWriter<File>> {
 const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 
 struct Thread {
-    rx: mpsc::Receiver<Option<String>>,
+    shared: Arc<Shared>,
     destination: LogDestination,
-    reopen: Arc<AtomicBool>,
     counters: Arc<LogCounters>,
 }
 
 impl Thread {
-    fn run(mut self) {
+    fn run(self) {
         let mut sink = Sink::open(&self.destination);
-        while let Some(first) = self.rx.blocking_recv() {
-            let mut next = Some(first);
-            while let Some(message) = next {
-                if self.reopen.swap(false, Ordering::AcqRel) {
-                    sink.reopen();
+        let mut spare = Vec::new();
+        loop {
+            let lines = match self.shared.pending.lock() {
+                Ok(mut batch) => {
+                    std::mem::swap(&mut batch.text, &mut spare);
+                    std::mem::take(&mut batch.lines)
                 }
-                if let Some(line) = message {
-                    match sink.write_line(&line) {
-                        Ok(()) => self.counters.written.inc(),
-                        Err(_) => self.counters.failed.inc(),
-                    }
-                }
-                next = self.rx.try_recv().ok();
+                Err(_) => return,
+            };
+            if self.shared.reopen.swap(false, Ordering::AcqRel) {
+                sink.reopen();
             }
+            if lines == 0 {
+                if self.shared.closed.load(Ordering::Acquire) {
+                    break;
+                }
+                // Woken by the first line of the next batch, a reopen or the end.
+                std::thread::park();
+                continue;
+            }
+            match sink.write_batch(&spare) {
+                Ok(()) => self.counters.written.add(lines as u64),
+                Err(_) => self.counters.failed.add(lines as u64),
+            }
+            spare.clear();
             sink.flush();
-            // Let lines gather before waiting again: under load the thread then wakes about
-            // `GATHER` apart and writes a batch, instead of being woken (and the request thread
-            // paying for the wake-up) once per line.
+            // Let lines gather before taking the next batch: under load the thread then wakes
+            // about `GATHER` apart and writes a batch, instead of being woken (and the request
+            // thread paying for the wake-up) once per line.
             std::thread::sleep(GATHER);
         }
         sink.flush();
