@@ -16,12 +16,14 @@ mod cache;
 mod fault;
 mod limits;
 mod observe;
+mod paths;
 mod resilience;
 pub use auth::*;
 pub use cache::*;
 pub use fault::*;
 pub use limits::*;
 pub use observe::*;
+pub use paths::*;
 pub use resilience::*;
 
 /// A whole, validated configuration.
@@ -81,6 +83,9 @@ pub struct Server {
     pub watch: bool,
     /// Gateway-wide load shedding (`server.load_shedding`).
     pub load_shedding: LoadShedding,
+    /// What request paths are refused or rewritten before routing (`server.paths`). Default: all
+    /// rules refuse.
+    pub paths: PathPolicy,
 }
 
 impl Default for Server {
@@ -92,6 +97,7 @@ impl Default for Server {
             worker_threads: None,
             watch: true,
             load_shedding: LoadShedding::default(),
+            paths: PathPolicy::default(),
         }
     }
 }
@@ -409,6 +415,9 @@ pub struct RouteMatch {
     pub hosts: Vec<HostMatch>,
     /// Path condition; `None` = any path.
     pub path: Option<PathMatch>,
+    /// Compare the path ignoring ASCII case (`match.path.case_insensitive`; `/ADMIN` matches
+    /// `prefix: /admin`). Default false: paths are case-sensitive.
+    pub path_case_insensitive: bool,
     /// Methods; empty = any method.
     pub methods: Vec<Method>,
     /// Header conditions; all must hold.

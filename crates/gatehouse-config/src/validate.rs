@@ -13,6 +13,7 @@ mod limits;
 mod listener;
 mod mirror;
 mod observe;
+mod paths;
 mod plugin;
 mod resilience;
 mod route;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gatehouse_plugins::{Chain, Flow, LogRecord, RequestContext};
-use gatehouse_router::{RouteRequest, host_of, normalize_path};
+use gatehouse_router::{RouteRequest, host_of, normalize_path_with};
 use gatehouse_upstream::{ProxyBody, Selected};
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
@@ -200,11 +200,13 @@ async fn pipeline(
         );
     }
     snapshot.identity.strip(&mut parts.headers);
-    let path = match normalize_path(parts.uri.path()) {
+    // `server.paths` decides which spellings are refused (400) or stripped; the path routed is
+    // the path forwarded.
+    let path = match normalize_path_with(parts.uri.path(), &snapshot.config.server.paths) {
         Ok(p) => p.into_owned(),
-        Err(_) => {
+        Err(refused) => {
             parts.uri.path().clone_into(log_path);
-            return (global, Err(Error::BadRequest("invalid request path")));
+            return (global, Err(Error::BadRequest(refused.reason())));
         }
     };
     *log_path = path;

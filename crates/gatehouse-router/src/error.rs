@@ -26,6 +26,44 @@ pub enum PathError {
     /// The path contains a raw NUL or another control character (U+0000–U+001F, U+007F).
     #[error("path contains a control character")]
     ControlChar,
+    /// The path contains `;` parameters (or `%3B`) and `server.paths.matrix_params` is `refuse`
+    /// (`%3B` also when it is `strip`).
+    #[error("path contains ';' parameters")]
+    MatrixParams,
+    /// A segment ends in `.` (other than the dot-segments `.` and `..`) and
+    /// `server.paths.trailing_dots` is `refuse`.
+    #[error("path segment ends with '.'")]
+    TrailingDot,
+    /// A segment starts or ends with whitespace or a control character, raw or encoded, and
+    /// `server.paths.whitespace` is `refuse`.
+    #[error("path segment starts or ends with whitespace")]
+    Whitespace,
+    /// `%25` followed by two hex digits or `u` and `server.paths.double_encoding` is `refuse`.
+    #[error("path contains a double percent-encoding")]
+    DoubleEncoding,
+    /// An overlong UTF-8 sequence and `server.paths.overlong_utf8` is `refuse`.
+    #[error("path contains an overlong UTF-8 sequence")]
+    OverlongUtf8,
+}
+
+impl PathError {
+    /// The reason as a static string (the same text as `Display`), for a `400` problem's detail.
+    pub fn reason(self) -> &'static str {
+        match self {
+            PathError::NotAbsolute => "path does not start with '/'",
+            PathError::EncodedSlash => "path contains an encoded '/'",
+            PathError::EncodedBackslash => "path contains an encoded '\\'",
+            PathError::EncodedNul => "path contains an encoded NUL",
+            PathError::InvalidEscape => "path contains an invalid percent-escape",
+            PathError::Backslash => "path contains a '\\'",
+            PathError::ControlChar => "path contains a control character",
+            PathError::MatrixParams => "path contains ';' parameters",
+            PathError::TrailingDot => "path segment ends with '.'",
+            PathError::Whitespace => "path segment starts or ends with whitespace",
+            PathError::DoubleEncoding => "path contains a double percent-encoding",
+            PathError::OverlongUtf8 => "path contains an overlong UTF-8 sequence",
+        }
+    }
 }
 
 /// The crate's one error type: a refused request path or a route the table cannot be built with.

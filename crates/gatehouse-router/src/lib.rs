@@ -1,7 +1,9 @@
 //! Gatehouse router: path normalization, the route table and path rewrites.
 //!
 //! The data plane calls, per request:
-//! 1. [`normalize_path`] on the raw path (no query): a [`PathError`] is a `400`;
+//! 1. [`normalize_path_with`] on the raw path (no query) with the configured
+//!    [`PathPolicy`](gatehouse_config::model::PathPolicy) (`server.paths`): a [`PathError`] is a
+//!    `400`; [`normalize_path`] uses the strict default policy;
 //! 2. [`host_of`] on `:authority` / `Host`;
 //! 3. [`RouteTable::find`] with a [`RouteRequest`]: `None` is a `404`, a [`Matched`] names the route
 //!    (index into the slice given to [`RouteTable::build`]), its template parameters and the path to
@@ -26,7 +28,11 @@
 //! trailing `/` on the prefix is ignored; `/` matches everything); a template has `{name}`
 //! parameters spanning whole, non-empty segments and an optional last `{*rest}` that matches the
 //! non-empty rest of the path; a regex must match the whole normalized path. Paths written in routes
-//! are normalized like request paths when the table is built.
+//! get the base normalization (without the path policy) when the table is built. A route with
+//! [`path_case_insensitive`](gatehouse_config::model::RouteMatch::path_case_insensitive) compares
+//! its exact path, prefix or template literals with ASCII letters folded (and its regex
+//! case-insensitively), in the same precedence classes as the other routes; the path sent upstream
+//! keeps the request's case.
 //!
 //! Hosts: `Exact` compares with the [`host_of`] form; `Wildcard(".example.com")` matches one or more
 //! labels before the suffix (`a.example.com`, `a.b.example.com`), never `example.com` itself.
@@ -73,5 +79,5 @@ mod table;
 
 pub use error::{Error, PathError};
 pub use host::host_of;
-pub use normalize::normalize_path;
+pub use normalize::{normalize_path, normalize_path_with};
 pub use table::{Matched, RouteRequest, RouteTable};

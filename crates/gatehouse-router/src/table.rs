@@ -3,11 +3,11 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use gatehouse_config::model::{HostMatch, PathMatch, Rewrite, Route};
-use regex::Regex;
+use gatehouse_config::model::{HostMatch, PathMatch, PathPolicy, Rewrite, Route};
+use regex::{Regex, RegexBuilder};
 
 use crate::host::{host_of, wildcard_suffixes};
-use crate::{Error, normalize_path};
+use crate::{Error, normalize_path_with};
 
 mod conditions;
 mod index;
@@ -67,6 +67,7 @@ enum RoutePath {
 /// What the table keeps of a route.
 #[derive(Debug)]
 struct Entry {
+    /// Compiled path; lower-cased (ASCII) for a case-insensitive route.
     path: RoutePath,
     conditions: Conditions,
     rewrite: Option<Rewrite>,
@@ -101,10 +102,11 @@ impl RouteTable {
         };
         for (index, route) in routes.iter().enumerate() {
             let (path, prefix, specificity) = compile_path(route)?;
+            let folded = route.matcher.path_case_insensitive;
             let conditions = Conditions::new(&route.matcher);
             let rank = Rank::new(index, specificity, conditions.count(), route.priority);
             if route.matcher.hosts.is_empty() {
-                table.any_host.insert(&path, rank);
+                table.any_host.insert(&path, folded, rank);
             }
             for host in &route.matcher.hosts {
                 let index = match host {
@@ -119,7 +121,7 @@ impl RouteTable {
                         table.wildcard_hosts.entry(key).or_default()
                     }
                 };
-                index.insert(&path, rank);
+                index.insert(&path, folded, rank);
             }
             table.entries.push(Entry {
                 path,
@@ -183,10 +185,19 @@ impl RouteTable {
 
 /// Compiles a route's path condition: its index key, the part prefix rewrites act on, and its
 /// specificity among templates.
+///
+/// Route paths get the base normalization only ([`PathPolicy::LENIENT`]): a route written with a
+/// `;` or a trailing `.` is accepted, and matches only what the request policy lets through. A
+/// case-insensitive route's path is lower-cased (ASCII; byte lengths, hence rewrite offsets, are
+/// unchanged), its regex compiled case-insensitively.
 fn compile_path(route: &Route) -> Result<(RoutePath, MatchedPrefix, (u32, u32)), Error> {
+    let folded = route.matcher.path_case_insensitive;
     let normalized = |path: &str| {
-        normalize_path(path)
-            .map(Cow::into_owned)
+        normalize_path_with(path, &PathPolicy::LENIENT)
+            .map(|p| match folded {
+                true => p.to_ascii_lowercase(),
+                false => p.into_owned(),
+            })
             .map_err(|e| Error::route(&route.name, format!("path `{path}`: {e}")))
     };
     Ok(match &route.matcher.path {
@@ -215,7 +226,14 @@ fn compile_path(route: &Route) -> Result<(RoutePath, MatchedPrefix, (u32, u32)),
             (RoutePath::Template(template), prefix, specificity)
         }
         Some(PathMatch::Regex(re)) => {
-            (RoutePath::Regex(re.clone()), MatchedPrefix::Unknown, (0, 0))
+            let re = match folded {
+                true => RegexBuilder::new(re.as_str())
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| Error::route(&route.name, format!("path regex: {e}")))?,
+                false => re.clone(),
+            };
+            (RoutePath::Regex(re), MatchedPrefix::Unknown, (0, 0))
         }
     })
 }

@@ -23,6 +23,7 @@ pub(crate) fn server(cx: &mut Ctx, node: &Node, path: &str) -> Option<Server> {
         "worker_threads",
         "watch",
         "load_shedding",
+        "paths",
     ];
     let obj = Obj::new(cx, node, path, &keys)?;
     let mut server = Server::default();
@@ -69,6 +70,10 @@ pub(crate) fn server(cx: &mut Ctx, node: &Node, path: &str) -> Option<Server> {
             &mut server.load_shedding,
             super::breaker::load_shedding(cx, n, &p),
         );
+    }
+    if let Some(n) = obj.get("paths") {
+        let policy = super::paths::paths(cx, n, &obj.at("paths"));
+        ok &= set(&mut server.paths, policy);
     }
     ok.then_some(server)
 }

@@ -142,8 +142,8 @@ fn route_match(cx: &mut Ctx, node: &Node, path: &str) -> Option<RouteMatch> {
         None => Some(Vec::new()),
     };
     let path_match = match obj.get("path") {
-        Some(n) => path_match(cx, n, &obj.at("path")).map(Some),
-        None => Some(None),
+        Some(n) => path_match(cx, n, &obj.at("path")).map(|(m, ci)| (Some(m), ci)),
+        None => Some((None, false)),
     };
     let methods = match obj.get("methods") {
         Some(n) => methods(cx, n, &obj.at("methods")),
@@ -165,9 +165,11 @@ fn route_match(cx: &mut Ctx, node: &Node, path: &str) -> Option<RouteMatch> {
         }),
         None => Some(Vec::new()),
     };
+    let (path, path_case_insensitive) = path_match?;
     Some(RouteMatch {
         hosts: hosts?,
-        path: path_match?,
+        path,
+        path_case_insensitive,
         methods: methods?,
         headers: headers?,
         query: query?,
@@ -207,19 +209,25 @@ fn host(cx: &mut Ctx, node: &Node, path: &str) -> Option<HostMatch> {
 
 const PATH_KINDS: &[&str] = &["prefix", "exact", "template", "regex"];
 
-/// `{ prefix | exact | template | regex: ... }`, or a string (a prefix).
-fn path_match(cx: &mut Ctx, node: &Node, path: &str) -> Option<PathMatch> {
+/// `{ prefix | exact | template | regex: ..., case_insensitive: bool }`, or a string (a prefix);
+/// with whether the path compares ignoring case (default false).
+fn path_match(cx: &mut Ctx, node: &Node, path: &str) -> Option<(PathMatch, bool)> {
     if !matches!(node.kind, Kind::Map(_)) {
-        return url_path(cx, node, path).map(PathMatch::Prefix);
+        return url_path(cx, node, path).map(|p| (PathMatch::Prefix(p), false));
     }
-    let obj = Obj::new(cx, node, path, PATH_KINDS)?;
+    let keys = ["prefix", "exact", "template", "regex", "case_insensitive"];
+    let obj = Obj::new(cx, node, path, &keys)?;
+    let case_insensitive = match obj.get("case_insensitive") {
+        Some(n) => boolean(cx, n, &obj.at("case_insensitive")),
+        None => Some(false),
+    };
     let (kind, n, p) = obj.exactly_one(
         cx,
         PATH_KINDS,
         "a path condition needs exactly one of `prefix`, `exact`, `template`, `regex`",
         "e.g. `path: { prefix: /api }`",
     )?;
-    match kind {
+    let matcher = match kind {
         "prefix" => url_path(cx, n, &p).map(PathMatch::Prefix),
         "exact" => url_path(cx, n, &p).map(PathMatch::Exact),
         "template" => {
@@ -238,7 +246,8 @@ fn path_match(cx: &mut Ctx, node: &Node, path: &str) -> Option<PathMatch> {
             }
         }
         _ => anchored_regex(cx, n, &p).map(PathMatch::Regex),
-    }
+    };
+    Some((matcher?, case_insensitive?))
 }
 
 /// Checks `{name}` segments and an optional trailing `{*rest}`.

@@ -4,6 +4,7 @@
 mod errors;
 mod identity;
 mod limits;
+mod paths;
 mod valid;
 
 use std::collections::HashMap;

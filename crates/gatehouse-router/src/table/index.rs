@@ -1,5 +1,6 @@
 //! The per-host path index: exact map, template trie, prefix trie and the regex list.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 
@@ -81,8 +82,8 @@ impl<'t, 'r> Candidates<'t, 'r> {
     }
 
     /// The first passing candidate of a sorted list.
-    fn first(&self, list: &[Rank]) -> Option<usize> {
-        list.iter().map(|r| r.index).find(|&i| self.passes(i))
+    fn first(&self, list: &[Rank]) -> Option<Rank> {
+        list.iter().copied().find(|r| self.passes(r.index))
     }
 
     fn passes(&self, index: usize) -> bool {
@@ -100,13 +101,21 @@ struct PrefixNode {
 }
 
 impl PrefixNode {
-    /// The first passing candidate of the deepest node along `rest` that has one.
-    fn find(&self, rest: Option<&str>, candidates: &Candidates<'_, '_>) -> Option<usize> {
+    /// The first passing candidate of the deepest node along `rest` that has one, with that
+    /// node's depth (the root is 0).
+    fn find(
+        &self,
+        rest: Option<&str>,
+        depth: usize,
+        candidates: &Candidates<'_, '_>,
+    ) -> Option<(usize, Rank)> {
         rest.and_then(|rest| {
             let (segment, next) = next_segment(rest);
-            self.children.get(segment)?.find(next, candidates)
+            self.children
+                .get(segment)?
+                .find(next, depth + 1, candidates)
         })
-        .or_else(|| candidates.first(&self.routes))
+        .or_else(|| candidates.first(&self.routes).map(|rank| (depth, rank)))
     }
 }
 
@@ -116,13 +125,21 @@ pub(super) struct PathIndex {
     exact: HashMap<Box<str>, Vec<Rank>>,
     templates: TemplateNode,
     prefixes: PrefixNode,
-    /// Regex-path routes, in precedence order: the one linear part.
+    /// Regex-path routes, in precedence order: the one linear part. Case-insensitive ones are
+    /// here too (their regex ignores case).
     regexes: Vec<Rank>,
+    /// Exact, template and prefix routes that ignore case, keyed by their lower-cased paths and
+    /// searched with the lower-cased request path; `None` (no cost) when there are none.
+    folded: Option<Box<PathIndex>>,
 }
 
 impl PathIndex {
-    /// Adds a route whose compiled path is `path`.
-    pub(super) fn insert(&mut self, path: &RoutePath, rank: Rank) {
+    /// Adds a route whose compiled path is `path` (lower-cased when `folded`).
+    pub(super) fn insert(&mut self, path: &RoutePath, folded: bool, rank: Rank) {
+        if folded && !matches!(path, RoutePath::Regex(_)) {
+            let index = self.folded.get_or_insert_with(Box::default);
+            return index.insert(path, false, rank);
+        }
         match path {
             RoutePath::Exact(exact) => {
                 insert_sorted(self.exact.entry(exact.as_str().into()).or_default(), rank);
@@ -140,20 +157,44 @@ impl PathIndex {
     }
 
     /// The best route for `req` among this index's routes: exact, then template, then longest
-    /// prefix, then regex; within a class by [`Rank`].
+    /// prefix, then regex; within a class by [`Rank`]. Case-insensitive routes compete in each
+    /// class with the others, matched against the lower-cased path.
     pub(super) fn find(&self, entries: &[Entry], req: &RouteRequest<'_>) -> Option<usize> {
         let mut candidates = Candidates::new(entries, req);
-        let exact = self.exact.get(req.path);
-        if let Some(index) = exact.and_then(|list| candidates.first(list)) {
-            return Some(index);
+        let folded = self
+            .folded
+            .as_deref()
+            .map(|f| (f, ascii_lowercase(req.path)));
+        let folded = folded.as_ref().map(|(f, path)| (*f, path.as_ref()));
+        let exact = |index: &PathIndex, path: &str| {
+            (index.exact.get(path)).and_then(|list| candidates.first(list))
+        };
+        let best_exact = exact(self, req.path);
+        let best_exact = match folded.and_then(|(f, path)| exact(f, path)) {
+            Some(other) => Some(best_exact.map_or(other, |b| b.min(other))),
+            None => best_exact,
+        };
+        if let Some(rank) = best_exact {
+            return Some(rank.index);
         }
         let rest = req.path.strip_prefix('/');
         self.templates.search(rest, &mut candidates);
+        if let Some((f, path)) = folded {
+            f.templates.search(path.strip_prefix('/'), &mut candidates);
+        }
         if let Some(best) = candidates.best {
             return Some(best.index);
         }
-        if let Some(index) = self.prefixes.find(rest, &candidates) {
-            return Some(index);
+        let prefix = self.prefixes.find(rest, 0, &candidates);
+        let folded_prefix =
+            folded.and_then(|(f, path)| f.prefixes.find(path.strip_prefix('/'), 0, &candidates));
+        // Deeper wins, then the better rank.
+        let best_prefix = [prefix, folded_prefix]
+            .into_iter()
+            .flatten()
+            .min_by_key(|&(depth, rank)| (Reverse(depth), rank));
+        if let Some((_, rank)) = best_prefix {
+            return Some(rank.index);
         }
         self.regexes.iter().map(|r| r.index).find(|&i| {
             entries.get(i).is_some_and(|e| match &e.path {
@@ -161,5 +202,13 @@ impl PathIndex {
                 _ => false,
             })
         })
+    }
+}
+
+/// `path` with ASCII letters lower-cased; borrowed when it has no upper-case letter.
+fn ascii_lowercase(path: &str) -> Cow<'_, str> {
+    match path.bytes().any(|b| b.is_ascii_uppercase()) {
+        true => Cow::Owned(path.to_ascii_lowercase()),
+        false => Cow::Borrowed(path),
     }
 }

@@ -7,6 +7,7 @@ use regex::Regex;
 use super::RouteTable;
 use crate::{Error, RouteRequest, host_of};
 
+mod case;
 mod conditions;
 mod precedence;
 mod rewrite;
