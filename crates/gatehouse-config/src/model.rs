@@ -86,6 +86,22 @@ pub struct Server {
     /// What request paths are refused or rewritten before routing (`server.paths`). Default: all
     /// rules refuse.
     pub paths: PathPolicy,
+    /// `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override` (`server.method_override`).
+    /// Default [`MethodOverride::Strip`].
+    pub method_override: MethodOverride,
+}
+
+/// What the gateway does with method-override headers (`X-HTTP-Method-Override`, `X-HTTP-Method`,
+/// `X-Method-Override`, `_` spellings too). They are never forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MethodOverride {
+    /// Removed from every request; the request's own method is what routes and plugins see.
+    #[default]
+    Strip,
+    /// On a `POST`, an override (`-` spellings) to `GET`, `HEAD`, `PUT`, `PATCH`, `DELETE`,
+    /// `OPTIONS` or `POST` replaces the method before routing: routes, plugins and the upstream see
+    /// it. Any other value, or headers that disagree, get 400. Other methods' overrides are removed.
+    Honor,
 }
 
 impl Default for Server {
@@ -98,6 +114,7 @@ impl Default for Server {
             watch: true,
             load_shedding: LoadShedding::default(),
             paths: PathPolicy::default(),
+            method_override: MethodOverride::Strip,
         }
     }
 }

@@ -199,6 +199,12 @@ async fn pipeline(
             )),
         );
     }
+    // Before routing: with `server.method_override: honor` the overridden method is what routes
+    // match on, plugins see and the upstream gets; the override headers are stripped either way.
+    if let Err(reason) = snapshot.identity.override_method(&mut parts) {
+        parts.uri.path().clone_into(log_path);
+        return (global, Err(Error::BadRequest(reason)));
+    }
     snapshot.identity.strip(&mut parts.headers);
     // `server.paths` decides which spellings are refused (400) or stripped; the path routed is
     // the path forwarded.

@@ -114,6 +114,14 @@ impl Snapshot {
                     .collect(),
             ),
             store: limiters.clone(),
+            forwarded_claims: Arc::new(
+                config
+                    .identity
+                    .claim_headers
+                    .iter()
+                    .map(|(path, _)| path.clone())
+                    .collect(),
+            ),
         };
         let globals = Chain::build_globals(&config.plugins, &build_cx)?;
         let global = Arc::new(Chain::global(&globals));
@@ -172,7 +180,10 @@ impl Snapshot {
             mirrors,
             meters,
             via: crate::forwarding::ViaValues::new(&config.server.via),
-            identity: crate::identity::IdentityHeaders::new(&config.identity),
+            identity: crate::identity::IdentityHeaders::new(
+                &config.identity,
+                config.server.method_override,
+            ),
             config: Arc::new(config),
             version,
             loaded_at: SystemTime::now(),

@@ -6,7 +6,10 @@
 //! `any_of` (default) the first method that authenticates wins; with `all_of` every method must,
 //! and the identity is the first method's, with the roles of all. No credentials for any method →
 //! the route's anonymous consumer if it has one, else 401. A rejection is never turned into
-//! anonymous access.
+//! anonymous access. Nor is an ambiguous request: a method that finds several different
+//! credentials of its kinds rejects it ([`AuthFailure::ambiguous`]). An accepted identity that
+//! cannot be forwarded in headers as it is ([`Identity::unforwardable`]) is refused too (401),
+//! rather than reaching the upstream without it.
 
 use std::sync::Arc;
 
@@ -29,6 +32,8 @@ pub struct AuthFailure {
     pub challenge: Option<HeaderValue>,
     /// Logged reason (never the secret), e.g. `token expired`.
     pub reason: &'static str,
+    /// The `detail` of the problem+json answer; `None` = the generic one for the status.
+    pub detail: Option<&'static str>,
 }
 
 impl AuthFailure {
@@ -38,6 +43,16 @@ impl AuthFailure {
             status: StatusCode::UNAUTHORIZED,
             challenge: Some(HeaderValue::from_static(challenge)),
             reason,
+            detail: None,
+        }
+    }
+
+    /// A 401 for a request that presents several different credentials of one method (two
+    /// `Authorization` headers, a header and a query parameter, …): which would be the caller?
+    pub fn ambiguous(challenge: &'static str) -> AuthFailure {
+        AuthFailure {
+            detail: Some("the request carries more than one credential; send exactly one"),
+            ..AuthFailure::unauthorized(challenge, "several different credentials")
         }
     }
 
@@ -47,6 +62,7 @@ impl AuthFailure {
             status: StatusCode::SERVICE_UNAVAILABLE,
             challenge: None,
             reason,
+            detail: None,
         }
     }
 }
@@ -71,6 +87,12 @@ pub trait Authenticator: Send + Sync + 'static {
     /// The challenge sent when no method found credentials, e.g. `Bearer realm="gatehouse"`.
     fn challenge(&self) -> HeaderValue;
 
+    /// The challenge sent when this method accepted credentials whose identity the gateway cannot
+    /// forward (e.g. `Bearer error="invalid_token"`). Default: [`challenge`](Self::challenge).
+    fn invalid_challenge(&self) -> HeaderValue {
+        self.challenge()
+    }
+
     /// Examines the request. On success the method removes its credential from `req` (unless
     /// configured to keep it).
     async fn authenticate(
@@ -86,6 +108,8 @@ pub struct AuthGate {
     methods: Vec<Arc<dyn Authenticator>>,
     mode: AuthMode,
     anonymous: Option<Identity>,
+    /// Claim paths forwarded as headers (`identity.claim_headers`).
+    forwarded_claims: Arc<Vec<String>>,
 }
 
 impl AuthGate {
@@ -107,12 +131,20 @@ impl AuthGate {
             methods,
             mode,
             anonymous,
+            forwarded_claims: Arc::default(),
         }
+    }
+
+    /// Also checks that these claims (the paths of `identity.claim_headers`) can be forwarded:
+    /// see [`Identity::unforwardable`].
+    pub fn forwarding_claims(mut self, paths: Arc<Vec<String>>) -> AuthGate {
+        self.forwarded_claims = paths;
+        self
     }
 
     fn refuse(&self, cx: &mut RequestContext, failure: &AuthFailure) -> Flow {
         tracing::info!(request_id = %cx.request_id, reason = failure.reason, "authentication refused");
-        let (status, detail) = if failure.status == StatusCode::UNAUTHORIZED {
+        let (status, generic) = if failure.status == StatusCode::UNAUTHORIZED {
             (StatusCode::UNAUTHORIZED, "valid credentials are required")
         } else {
             (
@@ -120,6 +152,7 @@ impl AuthGate {
                 "the credentials could not be checked right now",
             )
         };
+        let detail = failure.detail.unwrap_or(generic);
         let mut response = problem_response(status, detail, &cx.request_id);
         if let Some(challenge) = &failure.challenge {
             response
@@ -135,6 +168,7 @@ impl AuthGate {
             status: StatusCode::UNAUTHORIZED,
             challenge,
             reason: "no credentials",
+            detail: None,
         };
         self.refuse(cx, &failure)
     }
@@ -160,6 +194,15 @@ impl Plugin for AuthGate {
         for method in &self.methods {
             match method.authenticate(cx, req).await? {
                 AuthOutcome::Authenticated(identity) => {
+                    if let Some(reason) = identity.unforwardable(&self.forwarded_claims) {
+                        let failure = AuthFailure {
+                            status: StatusCode::UNAUTHORIZED,
+                            challenge: Some(method.invalid_challenge()),
+                            reason,
+                            detail: Some("the credential's identity cannot be forwarded"),
+                        };
+                        return Ok(self.refuse(cx, &failure));
+                    }
                     presented += 1;
                     match &mut found {
                         None => found = Some(identity),

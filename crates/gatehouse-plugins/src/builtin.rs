@@ -69,6 +69,9 @@ pub struct BuildContext {
     pub plans: Arc<HashMap<String, Plan>>,
     /// The process's rate limiters (kept across reloads while `store:` is unchanged).
     pub store: Arc<rate_limit::Limiters>,
+    /// The claim paths of `identity.claim_headers`: an authenticated identity whose claim there
+    /// cannot become a header value is refused. Default none.
+    pub forwarded_claims: Arc<Vec<String>>,
 }
 
 /// A built plugin: a pipeline plugin, or an authentication method that the route's [`AuthGate`]

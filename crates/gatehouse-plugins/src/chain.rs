@@ -95,7 +95,9 @@ impl Chain {
             add(spec, builtin::build(&spec.config, cx)?);
         }
         if !methods.is_empty() || auth.is_some() {
-            let gate: Arc<dyn Plugin> = Arc::new(AuthGate::new(methods, auth, &cx.consumers));
+            let gate = AuthGate::new(methods, auth, &cx.consumers)
+                .forwarding_claims(cx.forwarded_claims.clone());
+            let gate: Arc<dyn Plugin> = Arc::new(gate);
             entries.push(Entry {
                 priority: gate.priority(),
                 plugin: gate,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gatehouse_config::model::{CertificateIdentity, Consumer};
+use serde_json::Value;
 
 /// Who the caller is, once authenticated. Upstreams receive it in the identity headers.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +45,45 @@ impl Identity {
         }
     }
 
+    /// Why this identity cannot be forwarded in the identity headers as it is, if it cannot:
+    /// a subject, consumer id, tenant, plan or certificate identity that is not
+    /// [`header_safe`]; a role that is not, or contains `,` or whitespace (roles travel
+    /// comma-separated); a claim at one of `forwarded_claims` (the `identity.claim_headers` paths)
+    /// that is an object or array, or a string that is not [`header_safe`]. Absent (or `null`)
+    /// claims are fine: the header is not sent.
+    pub fn unforwardable(&self, forwarded_claims: &[String]) -> Option<&'static str> {
+        let values = [
+            &self.subject,
+            &self.consumer_id,
+            &self.tenant,
+            &self.plan,
+            &self.client_cert,
+        ];
+        if values.into_iter().flatten().any(|v| !header_safe(v)) {
+            return Some("identity value cannot be forwarded");
+        }
+        if self
+            .roles
+            .iter()
+            .any(|r| !header_safe(r) || r.contains(',') || r.contains(char::is_whitespace))
+        {
+            return Some("role cannot be forwarded");
+        }
+        let claims = self.claims.as_ref()?;
+        for path in forwarded_claims {
+            let value = path.split('.').try_fold(claims, |v, key| v.get(key));
+            match value {
+                None | Some(Value::Null | Value::Bool(_) | Value::Number(_)) => {}
+                Some(Value::String(s)) if header_safe(s) => {}
+                Some(Value::String(_)) => return Some("claim cannot be forwarded"),
+                Some(Value::Array(_) | Value::Object(_)) => {
+                    return Some("forwarded claim is not a single value");
+                }
+            }
+        }
+        None
+    }
+
     /// Adds `roles` not present yet.
     pub fn add_roles<I: IntoIterator<Item = String>>(&mut self, roles: I) {
         for role in roles {
@@ -52,6 +92,13 @@ impl Identity {
             }
         }
     }
+}
+
+/// Whether `value` can travel in a header and arrive as written: not empty, no control characters
+/// (CR, LF, NUL, tab, DEL, C1, …), no leading or trailing whitespace (a parser would trim it and
+/// see another identity). Other non-ASCII characters are forwarded as their UTF-8 bytes.
+pub fn header_safe(value: &str) -> bool {
+    !value.is_empty() && !value.chars().any(char::is_control) && value.trim() == value
 }
 
 /// Configured consumers, indexed for the lookups authentication needs. Built once per configuration.

@@ -20,7 +20,7 @@ pub mod problem;
 pub use chain::Chain;
 pub use context::{ClientCert, LogRecord, RequestContext, TlsInfo, TraceContext};
 pub use error::{Error, Result};
-pub use identity::{ConsumerRegistry, Identity};
+pub use identity::{ConsumerRegistry, Identity, header_safe};
 pub use plugin::{Flow, LocalResponse, Phases, Plugin};
 pub use problem::problem_response;
 pub use response_cache::ResponseCache;

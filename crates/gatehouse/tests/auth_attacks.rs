@@ -1,6 +1,7 @@
 //! Attacks on authentication, end to end: spoofed identity headers (mixed case, `_` spellings,
 //! duplicates, `Connection:`-listed), path tricks around a key-protected `/admin` next to a public
-//! `/public`, and credential hygiene (keys never forwarded, refused keys never echoed).
+//! `/public`, credential hygiene (keys never forwarded, refused keys never echoed), and two
+//! different keys in one request (refused: which identity would the upstream see?).
 //!
 //! Requests are written raw (no client normalizes them) and, where curl is available, sent with
 //! curl `--path-as-is`. Key hashes come from `sha256sum` (coreutils), not from the gateway's code.
@@ -24,7 +25,7 @@ const USER_KEY: &str = "user-key-51bd02";
 const REFUSED_KEY: &str = "refused-secret-key-0d9e44";
 
 /// Three upstreams: `/admin` (key_auth + rbac `admin.access`), `/public` (no auth), `/me`
-/// (key_auth) and `/anon` (key_auth, anonymous consumer `guest`) share the "public" echo.
+/// (key_auth, also from `?api_key=`) and `/anon` (key_auth, anonymous consumer `guest`) share the "public" echo.
 struct Setup {
     gw: TestGateway,
     admin: Upstream,
@@ -58,7 +59,7 @@ routes:
     match: {{ path: {{ prefix: /me }} }}
     upstream: public
     plugins:
-      - key_auth: {{ header: x-api-key, authorization_scheme: true }}
+      - key_auth: {{ header: x-api-key, authorization_scheme: true, query_param: api_key }}
   - name: anon
     match: {{ path: {{ prefix: /anon }} }}
     upstream: public
@@ -346,4 +347,86 @@ async fn credentials_are_not_forwarded_or_echoed() {
         }
     }
     assert_eq!(s.admin.hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_different_keys_in_one_request_are_refused() {
+    let s = start("").await;
+    let user = format!("x-api-key: {USER_KEY}");
+    let admin = format!("X-Api-Key: {ADMIN_KEY}");
+    let refused = format!("x-api-key: {REFUSED_KEY}");
+    let user_scheme = format!("Authorization: ApiKey {USER_KEY}");
+    let admin_scheme = format!("Authorization: ApiKey {ADMIN_KEY}");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        ("/me/x".into(), vec![&user, &admin]),
+        ("/me/x".into(), vec![&admin, &user]),
+        ("/me/x".into(), vec![&user, &admin_scheme]),
+        ("/me/x".into(), vec![&user_scheme, &admin_scheme]),
+        (format!("/me/x?api_key={ADMIN_KEY}"), vec![&user]),
+        (
+            format!("/me/x?api_key={USER_KEY}&api_key={ADMIN_KEY}"),
+            vec![],
+        ),
+        ("/me/x".into(), vec![&user, &refused]),
+        ("/admin/x".into(), vec![&admin, &user]),
+        ("/anon/x".into(), vec![&user, &admin]),
+    ];
+    for (target, lines) in &cases {
+        let raw = raw_get(s.gw.addr, target, lines).await;
+        assert_eq!(status_of(&raw), 401, "{target} {lines:?}: {raw}");
+        assert!(
+            raw.to_ascii_lowercase()
+                .contains("content-type: application/problem+json"),
+            "{raw}"
+        );
+        for key in [USER_KEY, ADMIN_KEY, REFUSED_KEY] {
+            assert!(!body_of(&raw).contains(key), "{target}: key echoed: {raw}");
+        }
+    }
+    assert_eq!(s.admin.hits(), 0);
+    assert_eq!(s.public.hits(), 0);
+    if require_server("curl") {
+        let url = format!("http://{}/me/x", s.gw.addr);
+        let out = within(
+            "curl",
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new("curl")
+                    .args([
+                        "-sS",
+                        "--max-time",
+                        "10",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                    ])
+                    .args(["-H", &format!("x-api-key: {USER_KEY}")])
+                    .args(["-H", &format!("x-api-key: {ADMIN_KEY}")])
+                    .arg(url)
+                    .output()
+                    .expect("run curl")
+            }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
+    }
+
+    // The same key in several places is one credential: accepted, removed from all of them.
+    let upper = format!("X-API-KEY: {USER_KEY}");
+    for (target, lines) in [
+        ("/me/x".to_owned(), vec![user.as_str(), upper.as_str()]),
+        (
+            format!("/me/x?a=1&api_key={USER_KEY}"),
+            vec![user.as_str(), user_scheme.as_str()],
+        ),
+    ] {
+        let raw = raw_get(s.gw.addr, &target, &lines).await;
+        assert_eq!(status_of(&raw), 200, "{target}: {raw}");
+        let body = body_of(&raw);
+        assert!(!body.contains(USER_KEY), "{target}: key forwarded: {body}");
+        let seen: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(values(&seen, "x-consumer-id"), ["alice"], "{seen}");
+        assert!(values(&seen, "authorization").is_empty(), "{seen}");
+    }
 }

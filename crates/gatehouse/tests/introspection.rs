@@ -285,3 +285,55 @@ async fn inactive_token_is_not_anonymous_on_fallback_routes() {
     assert_status(&r, 200, "active on the open route");
     assert_eq!(header(&r.json(), "x-user-id").as_deref(), Some("user-1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tokens_or_an_unforwardable_identity_get_401() {
+    let (echo, idp) = (spawn_echo().await, idp::spawn().await);
+    let gw = start(echo.addr, &idp.url(), ", timeout: 300ms").await;
+    // Two different bearer tokens: refused before the endpoint is asked about either.
+    for path in ["/api/x", "/open/x"] {
+        let r = get(
+            &gw.url(path),
+            &[
+                ("authorization", "Bearer active-a"),
+                ("authorization", "Bearer active-b"),
+            ],
+        )
+        .await;
+        assert_status(&r, 401, "two tokens");
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer error=\"invalid_request\"")
+        );
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(
+            !body.contains("active-a") && !body.contains("active-b"),
+            "{body}"
+        );
+    }
+    assert_eq!(idp.count("active-a") + idp.count("active-b"), 0);
+    // The same token twice is one credential.
+    let r = get(
+        &gw.url("/api/x"),
+        &[
+            ("authorization", "Bearer active-twice"),
+            ("authorization", "Bearer active-twice"),
+        ],
+    )
+    .await;
+    assert_status(&r, 200, "same token twice");
+    assert!(r.json()["headers"].get("authorization").is_none());
+
+    // Active tokens whose identity cannot become a header value.
+    for token in ["sub-crlf", "sub-nul", "client-crlf", "scope-comma"] {
+        let r = bearer(&gw, "/api/x", token).await;
+        assert_status(&r, 401, token);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    }
+    assert_eq!(
+        echo.hits(),
+        1,
+        "only the accepted request reached the upstream"
+    );
+}

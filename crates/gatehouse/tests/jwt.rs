@@ -393,3 +393,164 @@ async fn a_reload_keeps_the_keys_while_the_endpoint_is_down() {
     );
     assert_eq!(jwks.state.fetches(), 1, "no fetch for the reload");
 }
+
+const AMBIGUOUS: &str = "Bearer error=\"invalid_request\"";
+
+/// Fails unless `r` is a 401 that echoes none of `secrets`.
+fn assert_401_silent(r: &Reply, challenge: &str, what: &str, secrets: &[&str]) {
+    assert_401(r, challenge, what);
+    let body = String::from_utf8_lossy(&r.body);
+    for secret in secrets {
+        assert!(!body.contains(secret), "{what}: token echoed: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_different_tokens_in_one_request_get_401() {
+    let Some(m) = mint() else { return };
+    let echo = spawn_echo().await;
+    let jwks = JwksServer::start(&m["jwks"]).await;
+    let gw = start(echo.addr, &m, &jwks.url(), "timeout: 2s").await;
+    // Both validly signed: user-1 (consumer acme) and user-9.
+    let a = token(&m, "valid_rs256");
+    let b = token(&m, "valid_rs256_other_sub");
+    let bad = token(&m, "bad_signature");
+    let (bearer_a, bearer_b) = (format!("Bearer {a}"), format!("Bearer {b}"));
+    let cases: Vec<(String, Vec<(&str, String)>)> = vec![
+        (
+            "/api".into(),
+            vec![
+                ("authorization", bearer_a.clone()),
+                ("authorization", bearer_b.clone()),
+            ],
+        ),
+        (
+            format!("/api?access_token={b}"),
+            vec![("authorization", bearer_a.clone())],
+        ),
+        (
+            "/api".into(),
+            vec![
+                ("authorization", bearer_a.clone()),
+                ("cookie", format!("session={b}")),
+            ],
+        ),
+        (
+            "/api".into(),
+            vec![("cookie", format!("session={a}; session={b}"))],
+        ),
+        (
+            "/api".into(),
+            vec![
+                ("cookie", format!("session={a}")),
+                ("cookie", format!("theme=x; session={b}")),
+            ],
+        ),
+        (format!("/api?access_token={a}&access_token={b}"), vec![]),
+        // A valid token next to an invalid one is as ambiguous.
+        (
+            "/api".into(),
+            vec![
+                ("authorization", bearer_a.clone()),
+                ("authorization", format!("Bearer {bad}")),
+            ],
+        ),
+    ];
+    for (i, (path, headers)) in cases.iter().enumerate() {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let r = get(&gw.url(path), &headers).await;
+        assert_401_silent(&r, AMBIGUOUS, &format!("case {i}"), &[&a, &b]);
+    }
+    // Raw: two `Authorization` lines, no client in between.
+    let req = format!(
+        "GET /api HTTP/1.1\r\nHost: gw.test\r\nAuthorization: {bearer_a}\r\nAuthorization: {bearer_b}\r\nConnection: close\r\n\r\n"
+    );
+    let raw = within(
+        "raw",
+        gatehouse_testkit::gateway::raw_exchange(gw.addr, req.as_bytes(), Duration::from_secs(3)),
+    )
+    .await;
+    assert!(raw.starts_with("HTTP/1.1 401"), "{raw}");
+    assert!(!raw.contains(&a) && !raw.contains(&b), "{raw}");
+    assert_eq!(echo.hits(), 0, "an ambiguous request reached the upstream");
+
+    // The same token twice is one credential: accepted, and removed from every place it was in.
+    let cookie = format!("theme=dark; session={a}");
+    let r = get(
+        &gw.url(&format!("/api?x=1&access_token={a}")),
+        &[
+            ("authorization", &bearer_a),
+            ("authorization", &bearer_a),
+            ("cookie", &cookie),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let seen = r.json();
+    assert_eq!(header(&seen, "x-user-id").as_deref(), Some("user-1"));
+    assert!(seen["headers"].get("authorization").is_none(), "{seen}");
+    assert_eq!(
+        header(&seen, "cookie").as_deref(),
+        Some("theme=dark"),
+        "{seen}"
+    );
+    assert_eq!(seen["query"], "x=1", "{seen}");
+    assert!(!seen.to_string().contains(&a), "token forwarded: {seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_that_cannot_be_forwarded_get_401() {
+    let Some(m) = mint() else { return };
+    let echo = spawn_echo().await;
+    let jwks = JwksServer::start(&m["jwks"]).await;
+    let gw = start(echo.addr, &m, &jwks.url(), "timeout: 2s").await;
+    for name in [
+        "sub_crlf",
+        "sub_lf",
+        "sub_nul",
+        "sub_tab",
+        "sub_del",
+        "sub_c1",
+        "sub_padded",
+        "sub_empty",
+        "sub_number",
+        "sub_object",
+        "sub_array",
+        "sub_bool",
+        // `identity.claim_headers` maps `email` to `x-user-email`.
+        "email_crlf",
+        "email_object",
+        "email_array",
+        // Roles travel comma-separated: a role with a comma would become two.
+        "role_with_comma",
+        "role_with_crlf",
+    ] {
+        let t = token(&m, name);
+        let r = bearer(&gw, "/api", &t).await;
+        assert_401_silent(&r, INVALID, name, &[&t]);
+        // Through a raw socket too: the signature is fine, the identity is not.
+        let req = format!(
+            "GET /api HTTP/1.1\r\nHost: gw.test\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n"
+        );
+        let raw = within(
+            "raw",
+            gatehouse_testkit::gateway::raw_exchange(
+                gw.addr,
+                req.as_bytes(),
+                Duration::from_secs(3),
+            ),
+        )
+        .await;
+        assert!(raw.starts_with("HTTP/1.1 401"), "{name}: {raw}");
+    }
+    assert_eq!(echo.hits(), 0, "a refused identity reached the upstream");
+
+    // Non-ASCII subjects are forwarded as their UTF-8 bytes; an absent mapped claim is not sent.
+    let r = bearer(&gw, "/api", &token(&m, "sub_unicode")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(header(&r.json(), "x-user-id").as_deref(), Some("jos\u{e9}"));
+    let r = bearer(&gw, "/api", &token(&m, "email_absent")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(header(&r.json(), "x-user-id").as_deref(), Some("user-1"));
+    assert!(r.json()["headers"].get("x-user-email").is_none());
+}

@@ -24,7 +24,92 @@ pub struct IdentitySettings {
     pub client_cert_header: HeaderName,
     /// Claim path (dot-separated, e.g. `email` or `realm_access.roles`) → header, for JWT claims.
     pub claim_headers: Vec<(String, HeaderName)>,
+    /// Other gateways' identity headers, removed from every client request like the owned ones
+    /// (`identity.strip_headers`; a list replaces the default [`DEFAULT_STRIP_HEADERS`]). Lower-case,
+    /// `_` written as `-` (either spelling matches).
+    pub strip_headers: Vec<HeaderName>,
+    /// Header name prefixes removed likewise (`identity.strip_prefixes`; a list replaces the default
+    /// [`DEFAULT_STRIP_PREFIXES`]). Lower-case, `_` written as `-`.
+    pub strip_prefixes: Vec<String>,
 }
+
+/// Identity headers that upstreams written for other gateways and auth proxies trust (Kong,
+/// oauth2-proxy, Authelia/Grafana-style auth proxies, Apache): stripped from every request by
+/// default.
+pub const DEFAULT_STRIP_HEADERS: &[&str] = &[
+    // Kong
+    "x-consumer-id",
+    "x-consumer-username",
+    "x-consumer-custom-id",
+    "x-consumer-groups",
+    "x-credential-identifier",
+    "x-credential-username",
+    "x-anonymous-consumer",
+    "x-anonymous-groups",
+    "x-authenticated-userid",
+    "x-authenticated-scope",
+    "x-authenticated-groups",
+    // oauth2-proxy (`X-Auth-Request-*` is a default prefix)
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-groups",
+    "x-forwarded-preferred-username",
+    "x-forwarded-access-token",
+    // Auth proxies, web servers, SSO front ends
+    "x-auth-user",
+    "x-auth-userid",
+    "x-auth-email",
+    "x-auth-groups",
+    "x-remote-user",
+    "x-remote-email",
+    "x-remote-groups",
+    "remote-user",
+    "remote-email",
+    "remote-groups",
+    "remote-name",
+    "x-user",
+    "x-userid",
+    "x-user-name",
+    "x-username",
+    "x-user-email",
+    "x-user-groups",
+    "x-email",
+    "x-groups",
+    "x-webauth-user",
+    "x-webauth-email",
+    "x-webauth-name",
+    "x-webauth-groups",
+    "x-webauth-role",
+    "x-preferred-username",
+    // Client certificates as forwarded by Envoy/Istio, Traefik and nginx setups
+    "x-forwarded-client-cert",
+    "x-client-cert",
+    "x-client-dn",
+    "x-client-verify",
+    "x-ssl-client-cert",
+    "x-ssl-client-dn",
+    "x-ssl-client-s-dn",
+    "x-ssl-client-verify",
+    "ssl-client-cert",
+    "ssl-client-verify",
+];
+
+/// Header name prefixes stripped by default: oauth2-proxy's `X-Auth-Request-*`, Azure App
+/// Service's `X-MS-Client-Principal*` and `X-MS-Token-*`, Google IAP's
+/// `X-Goog-Authenticated-User-*` and `X-Goog-Iap-Jwt-Assertion`, AWS ALB's `X-Amzn-Oidc-*`,
+/// Cloudflare Access's `Cf-Access-*`, Pomerium's `X-Pomerium-*`, Traefik's
+/// `X-Forwarded-Tls-Client-Cert*`.
+pub const DEFAULT_STRIP_PREFIXES: &[&str] = &[
+    "x-auth-request-",
+    "x-ms-client-principal",
+    "x-ms-token-",
+    "x-goog-authenticated-user-",
+    "x-goog-iap-jwt-assertion",
+    "x-amzn-oidc-",
+    "cf-access-",
+    "x-pomerium-",
+    "x-forwarded-tls-client-cert",
+];
 
 impl Default for IdentitySettings {
     fn default() -> Self {
@@ -36,6 +121,14 @@ impl Default for IdentitySettings {
             plan_header: HeaderName::from_static("x-consumer-plan"),
             client_cert_header: HeaderName::from_static("x-client-cert-identity"),
             claim_headers: Vec::new(),
+            strip_headers: DEFAULT_STRIP_HEADERS
+                .iter()
+                .map(|h| HeaderName::from_static(h))
+                .collect(),
+            strip_prefixes: DEFAULT_STRIP_PREFIXES
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
         }
     }
 }

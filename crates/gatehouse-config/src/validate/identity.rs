@@ -42,6 +42,8 @@ const IDENTITY_KEYS: &[&str] = &[
     "plan_header",
     "client_cert_header",
     "claim_headers",
+    "strip_headers",
+    "strip_prefixes",
 ];
 
 /// `identity:`.
@@ -100,6 +102,18 @@ pub(crate) fn identity(cx: &mut Ctx, node: &Node, path: &str) -> Option<Identity
             None => ok = false,
         }
     }
+    if let Some(n) = obj.get("strip_headers") {
+        match each(cx, n, &obj.at("strip_headers"), strip_header) {
+            Some(names) => s.strip_headers = dedup(names),
+            None => ok = false,
+        }
+    }
+    if let Some(n) = obj.get("strip_prefixes") {
+        match each(cx, n, &obj.at("strip_prefixes"), strip_prefix) {
+            Some(prefixes) => s.strip_prefixes = dedup(prefixes),
+            None => ok = false,
+        }
+    }
     for (i, (p, name, n)) in headers.iter().enumerate() {
         let Some(n) = n else { continue };
         if RESERVED_HEADERS.contains(&name.as_str()) {
@@ -135,6 +149,48 @@ pub(crate) fn identity(cx: &mut Ctx, node: &Node, path: &str) -> Option<Identity
         }
     }
     ok.then_some(s)
+}
+
+/// `identity.strip_headers[i]`: a header name, `_` written as `-`; never one the gateway needs.
+fn strip_header(cx: &mut Ctx, node: &Node, path: &str) -> Option<HeaderName> {
+    let name = header_name(cx, node, path)?;
+    let dashed = name.as_str().replace('_', "-");
+    if RESERVED_HEADERS.contains(&dashed.as_str()) {
+        cx.error_hint(
+            node,
+            path,
+            format!("`{name}` cannot be stripped"),
+            "list identity headers of other gateways, e.g. `x-consumer-username`",
+        );
+        return None;
+    }
+    HeaderName::from_bytes(dashed.as_bytes()).ok()
+}
+
+/// `identity.strip_prefixes[i]`: the start of header names (lower-cased, `_` written as `-`) that
+/// covers none of the headers the gateway needs.
+fn strip_prefix(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
+    let text = non_empty(cx, node, path)?;
+    let prefix = text.to_ascii_lowercase().replace('_', "-");
+    if HeaderName::from_bytes(prefix.as_bytes()).is_err() {
+        cx.error_hint(
+            node,
+            path,
+            format!("`{text}` is not the start of a header name"),
+            "use header-name characters only, e.g. `x-auth-request-`",
+        );
+        return None;
+    }
+    if let Some(needed) = RESERVED_HEADERS.iter().find(|h| h.starts_with(&prefix)) {
+        cx.error_hint(
+            node,
+            path,
+            format!("prefix `{text}` would strip `{needed}`"),
+            "use a longer prefix that only identity headers start with, e.g. `x-auth-request-`",
+        );
+        return None;
+    }
+    Some(prefix)
 }
 
 /// A claim path: non-empty dot-separated names.
@@ -174,24 +230,47 @@ pub(crate) fn consumer_groups(cx: &mut Ctx, node: &Node, path: &str) -> Vec<(Con
     out
 }
 
-/// An optional non-empty string key.
-fn opt_non_empty(cx: &mut Ctx, obj: &Obj<'_>, key: &str) -> Option<Option<String>> {
-    match obj.get(key) {
-        Some(n) => non_empty(cx, n, &obj.at(key)).map(Some),
-        None => Some(None),
-    }
-}
-
 /// An optional list of roles (non-empty strings), deduplicated in order.
 fn roles(cx: &mut Ctx, obj: &Obj<'_>, key: &str) -> Option<Vec<String>> {
     match obj.get(key) {
-        Some(n) => each(cx, n, &obj.at(key), non_empty).map(dedup),
+        Some(n) => each(cx, n, &obj.at(key), role).map(dedup),
         None => Some(Vec::new()),
     }
 }
 
-fn dedup(items: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(items.len());
+/// A role: forwardable in the comma-separated roles header, so without `,` or whitespace.
+fn role(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
+    let role = forwardable(cx, node, path)?;
+    if role.contains(',') || role.contains(char::is_whitespace) {
+        cx.error_hint(
+            node,
+            path,
+            format!("role `{role}` contains `,` or a space"),
+            "roles travel comma-separated in one header; use e.g. `orders.read`",
+        );
+        return None;
+    }
+    Some(role)
+}
+
+/// A non-empty string that can be forwarded as a header value as it is: no control characters,
+/// no leading or trailing whitespace (a parser would trim it and see another identity).
+pub(crate) fn forwardable(cx: &mut Ctx, node: &Node, path: &str) -> Option<String> {
+    let value = non_empty(cx, node, path)?;
+    if value.chars().any(char::is_control) || value.trim() != value {
+        cx.error_hint(
+            node,
+            path,
+            "contains control characters or leading/trailing whitespace",
+            "identity values are forwarded in headers; write them on one line, without padding",
+        );
+        return None;
+    }
+    Some(value)
+}
+
+fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
     for item in items {
         if !out.contains(&item) {
             out.push(item);
@@ -250,7 +329,7 @@ fn consumer(
 ) -> Option<Consumer> {
     let obj = Obj::new(cx, node, path, CONSUMER_KEYS)?;
     let id_node = obj.req(cx, "id");
-    let id = id_node.and_then(|n| non_empty(cx, n, &obj.at("id")));
+    let id = id_node.and_then(|n| forwardable(cx, n, &obj.at("id")));
     if let (Some(id), Some(n)) = (&id, id_node) {
         cx.unique("consumer id", id, n, &obj.at("id"));
         if cx.consumer_set.insert(id.clone()) {
@@ -258,7 +337,10 @@ fn consumer(
         }
     }
     let owner = id.clone().unwrap_or_else(|| "?".to_owned());
-    let tenant = opt_non_empty(cx, &obj, "tenant");
+    let tenant = match obj.get("tenant") {
+        Some(n) => forwardable(cx, n, &obj.at("tenant")).map(Some),
+        None => Some(None),
+    };
     let plan = match obj.get("plan") {
         Some(n) => super::limits::plan_ref(cx, n, &obj.at("plan")).map(Some),
         None => Some(None),

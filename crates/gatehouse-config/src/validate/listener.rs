@@ -9,7 +9,9 @@ use super::scalar::{
 };
 use super::walk::{Obj, list};
 use crate::file::Node;
-use crate::model::{Admin, Certificate, Listener, ListenerLimits, ListenerTls, Server, TlsVersion};
+use crate::model::{
+    Admin, Certificate, Listener, ListenerLimits, ListenerTls, MethodOverride, Server, TlsVersion,
+};
 
 /// Default admin address.
 pub(crate) const DEFAULT_ADMIN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9901);
@@ -24,6 +26,7 @@ pub(crate) fn server(cx: &mut Ctx, node: &Node, path: &str) -> Option<Server> {
         "watch",
         "load_shedding",
         "paths",
+        "method_override",
     ];
     let obj = Obj::new(cx, node, path, &keys)?;
     let mut server = Server::default();
@@ -74,6 +77,14 @@ pub(crate) fn server(cx: &mut Ctx, node: &Node, path: &str) -> Option<Server> {
     if let Some(n) = obj.get("paths") {
         let policy = super::paths::paths(cx, n, &obj.at("paths"));
         ok &= set(&mut server.paths, policy);
+    }
+    if let Some(n) = obj.get("method_override") {
+        let choices = [
+            ("strip", MethodOverride::Strip),
+            ("honor", MethodOverride::Honor),
+        ];
+        let mode = super::scalar::choice(cx, n, &obj.at("method_override"), &choices);
+        ok &= set(&mut server.method_override, mode);
     }
     ok.then_some(server)
 }

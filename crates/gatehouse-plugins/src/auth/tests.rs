@@ -187,3 +187,105 @@ async fn anonymous_only_route_without_methods() {
     assert_eq!(status(&flow), None);
     assert!(cx.identity.unwrap().anonymous);
 }
+
+fn crlf_subject() -> AuthOutcome {
+    AuthOutcome::Authenticated(Identity {
+        method: "a",
+        subject: Some("alice\r\nx-user-roles: admin".into()),
+        ..Default::default()
+    })
+}
+fn comma_role() -> AuthOutcome {
+    AuthOutcome::Authenticated(Identity {
+        method: "b",
+        subject: Some("bob".into()),
+        roles: vec!["orders.read,admin".into()],
+        ..Default::default()
+    })
+}
+fn object_email() -> AuthOutcome {
+    AuthOutcome::Authenticated(Identity {
+        method: "a",
+        subject: Some("alice".into()),
+        claims: Some(serde_json::json!({"email": {"a": 1}, "org": {"id": 7}, "tags": ["x"]})),
+        ..Default::default()
+    })
+}
+fn ambiguous() -> AuthOutcome {
+    AuthOutcome::Rejected(AuthFailure::ambiguous("Bearer error=\"invalid_request\""))
+}
+
+#[tokio::test]
+async fn identities_that_cannot_be_forwarded_are_401_never_anonymous() {
+    let p = policy(AuthMode::AnyOf, Some("guest"));
+    for outcome in [crlf_subject as fn() -> AuthOutcome, comma_role] {
+        let gate = AuthGate::new(vec![method("a", outcome)], Some(&p), &registry());
+        let (cx, flow) = run(&gate).await;
+        assert_eq!(status(&flow), Some(StatusCode::UNAUTHORIZED));
+        assert!(cx.identity.is_none());
+    }
+    // All-of: the second method's identity is checked too.
+    let all = policy(AuthMode::AllOf, None);
+    let gate = AuthGate::new(
+        vec![method("a", ok_a), method("b", comma_role)],
+        Some(&all),
+        &registry(),
+    );
+    assert_eq!(status(&run(&gate).await.1), Some(StatusCode::UNAUTHORIZED));
+
+    // Claims matter only when forwarded (`identity.claim_headers`).
+    let gate = AuthGate::new(vec![method("a", object_email)], None, &registry());
+    assert_eq!(status(&run(&gate).await.1), None);
+    for path in ["email", "tags"] {
+        let gate = AuthGate::new(vec![method("a", object_email)], None, &registry())
+            .forwarding_claims(Arc::new(vec!["org.id".into(), path.into()]));
+        assert_eq!(
+            status(&run(&gate).await.1),
+            Some(StatusCode::UNAUTHORIZED),
+            "{path}"
+        );
+    }
+    let gate = AuthGate::new(vec![method("a", object_email)], None, &registry())
+        .forwarding_claims(Arc::new(vec!["org.id".into(), "missing".into()]));
+    assert_eq!(status(&run(&gate).await.1), None);
+}
+
+#[tokio::test]
+async fn ambiguous_credentials_are_401_with_a_detail_never_anonymous() {
+    let p = policy(AuthMode::AnyOf, Some("guest"));
+    let gate = AuthGate::new(
+        vec![method("a", ambiguous), method("b", ok_b)],
+        Some(&p),
+        &registry(),
+    );
+    let (cx, flow) = run(&gate).await;
+    assert!(cx.identity.is_none());
+    let Flow::Respond(r) = flow else {
+        panic!("expected 401")
+    };
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.headers()[WWW_AUTHENTICATE],
+        "Bearer error=\"invalid_request\""
+    );
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more than one credential"),
+        "{body}"
+    );
+}
+
+#[test]
+fn header_safe_values() {
+    for ok in ["user-1", "jos\u{e9}", "a b", "spiffe://x/y"] {
+        assert!(crate::header_safe(ok), "{ok:?}");
+    }
+    for bad in [
+        "", " a", "a ", "a\r\nb", "a\nb", "a\0b", "a\tb", "a\u{7f}", "a\u{85}b",
+    ] {
+        assert!(!crate::header_safe(bad), "{bad:?}");
+    }
+}

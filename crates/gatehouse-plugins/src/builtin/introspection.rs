@@ -1,6 +1,7 @@
 //! `oauth2_introspection`: opaque bearer tokens checked against an RFC 7662 introspection
 //! endpoint, with results cached per token hash and concurrent introspections of one token
-//! coalesced into a single request. `docs/auth/introspection.md` documents the behaviour.
+//! coalesced into a single request. Two different bearer tokens in one request are refused
+//! (`invalid_request`) before the endpoint is asked. `docs/auth/introspection.md` documents the behaviour.
 
 mod cache;
 mod response;
@@ -141,6 +142,10 @@ impl Authenticator for Introspection {
         HeaderValue::from_static("Bearer realm=\"gatehouse\"")
     }
 
+    fn invalid_challenge(&self) -> HeaderValue {
+        HeaderValue::from_static("Bearer error=\"invalid_token\"")
+    }
+
     async fn authenticate(
         &self,
         _cx: &RequestContext,
@@ -152,6 +157,11 @@ impl Authenticator for Introspection {
                 return Ok(AuthOutcome::Rejected(AuthFailure::unauthorized(
                     "Bearer error=\"invalid_request\"",
                     "malformed bearer token",
+                )));
+            }
+            Bearer::Ambiguous => {
+                return Ok(AuthOutcome::Rejected(AuthFailure::ambiguous(
+                    "Bearer error=\"invalid_request\"",
                 )));
             }
             Bearer::Token(t) => t,
@@ -184,14 +194,29 @@ enum Bearer {
     Absent,
     /// `Bearer` with an empty, oversized, or non-token value.
     Malformed,
-    /// The token.
+    /// The token (possibly repeated, identically, in several `Authorization` headers).
     Token(String),
+    /// Different bearer tokens in several `Authorization` headers.
+    Ambiguous,
 }
 
+/// What every `Authorization` header together holds: a malformed bearer value wins, then
+/// different tokens are [`Bearer::Ambiguous`].
 fn bearer_token(headers: &HeaderMap) -> Bearer {
-    let Some(value) = headers.get(AUTHORIZATION) else {
-        return Bearer::Absent;
-    };
+    let mut found = Bearer::Absent;
+    for value in headers.get_all(AUTHORIZATION) {
+        match (one_bearer(value), &found) {
+            (Bearer::Absent, _) => {}
+            (Bearer::Malformed, _) => return Bearer::Malformed,
+            (token, Bearer::Absent) => found = token,
+            (Bearer::Token(t), Bearer::Token(first)) if t == *first => {}
+            _ => found = Bearer::Ambiguous,
+        }
+    }
+    found
+}
+
+fn one_bearer(value: &HeaderValue) -> Bearer {
     let bytes = value.as_bytes();
     if bytes.len() < 6 || !bytes[..6].eq_ignore_ascii_case(b"bearer") {
         return Bearer::Absent;

@@ -7,8 +7,12 @@
 //! then the issuer is chosen from the token's `iss` — only that issuer's algorithms and keys are
 //! considered, and a key only verifies algorithms of its own type, so an HS256 token "signed" with
 //! an RSA public key never meets an HMAC key. Then the signature, then `exp`/`nbf`/`iat`/`aud`
-//! and the configured claims. Success: subject `sub`, claims = payload, roles from `roles_claim`,
-//! merged with the consumer whose `jwt_subjects` lists `sub`; the credential is removed.
+//! and the configured claims, and `sub`: a string that can be forwarded as a header value
+//! ([`crate::header_safe`]), when present. Success: subject `sub`, claims = payload, roles from
+//! `roles_claim`, merged with the consumer whose `jwt_subjects` lists `sub`; the credential is
+//! removed (from every source it was in). Different tokens in one request (two `Authorization`
+//! headers, a header and a cookie, …) are refused with `invalid_request`; the same token twice is
+//! one token.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -36,6 +40,8 @@ use verify::ClaimRules;
 
 const CHALLENGE: &str = "Bearer realm=\"gatehouse\"";
 const INVALID: &str = "Bearer error=\"invalid_token\"";
+/// RFC 6750 §3.1 `invalid_request`: "uses more than one method for including an access token".
+const AMBIGUOUS: &str = "Bearer error=\"invalid_request\"";
 
 fn invalid(reason: &'static str) -> AuthOutcome {
     AuthOutcome::Rejected(AuthFailure::unauthorized(INVALID, reason))
@@ -183,6 +189,12 @@ impl Jwt {
             leeway: self.leeway,
         };
         verify::check_claims(&parsed.claims, &rules, now)?;
+        match parsed.claims.get("sub") {
+            None => {}
+            Some(serde_json::Value::String(sub)) if crate::header_safe(sub) => {}
+            Some(serde_json::Value::String(_)) => return Err("sub cannot be forwarded"),
+            Some(_) => return Err("sub is not a string"),
+        }
         Ok(self.identity(parsed.claims))
     }
 
@@ -219,18 +231,29 @@ impl Authenticator for Jwt {
         HeaderValue::from_static(CHALLENGE)
     }
 
+    fn invalid_challenge(&self) -> HeaderValue {
+        HeaderValue::from_static(INVALID)
+    }
+
     async fn authenticate(
         &self,
         cx: &RequestContext,
         req: &mut request::Parts,
     ) -> Result<AuthOutcome> {
-        let Some((token, source)) = self.find_token(req) else {
-            return Ok(AuthOutcome::NoCredentials);
+        let (token, found_in) = match self.find_token(req) {
+            Found::Nothing => return Ok(AuthOutcome::NoCredentials),
+            Found::Ambiguous => {
+                tracing::debug!(request_id = %cx.request_id, "jwt refused: several different tokens");
+                return Ok(AuthOutcome::Rejected(AuthFailure::ambiguous(AMBIGUOUS)));
+            }
+            Found::Token(token, found_in) => (token, found_in),
         };
         match self.verify(&token, unix_now()).await {
             Ok(identity) => {
                 if !self.keep_credential {
-                    strip::remove(req, &source);
+                    for source in found_in {
+                        strip::remove(req, source);
+                    }
                 }
                 Ok(AuthOutcome::Authenticated(identity))
             }
@@ -242,16 +265,46 @@ impl Authenticator for Jwt {
     }
 }
 
+/// The token a request presents to `jwt`.
+enum Found<'a> {
+    Nothing,
+    /// One token (possibly repeated, identically) and every source it was found in.
+    Token(String, Vec<&'a TokenSource>),
+    /// Different tokens: refused, whichever of them is valid.
+    Ambiguous,
+}
+
 impl Jwt {
-    fn find_token(&self, req: &request::Parts) -> Option<(String, TokenSource)> {
-        self.sources.iter().find_map(|source| {
-            let token = match source {
-                TokenSource::Bearer => strip::bearer(req),
-                TokenSource::Cookie(name) => strip::cookie(req, name),
-                TokenSource::Query(name) => strip::query(req, name),
-            }?;
-            Some((token, source.clone()))
-        })
+    /// The token in every configured source: every `Authorization: Bearer`, every cookie of the
+    /// name (in every `Cookie` header), every occurrence of the query parameter.
+    fn find_token(&self, req: &request::Parts) -> Found<'_> {
+        let mut found: Option<(String, Vec<&TokenSource>)> = None;
+        for source in &self.sources {
+            let mut add = |token: String| {
+                match &mut found {
+                    None => found = Some((token, vec![source])),
+                    Some((first, _)) if *first != token => return false,
+                    Some((_, sources)) => {
+                        if !sources.contains(&source) {
+                            sources.push(source);
+                        }
+                    }
+                }
+                true
+            };
+            let agreed = match source {
+                TokenSource::Bearer => strip::bearers(req).all(&mut add),
+                TokenSource::Cookie(name) => strip::cookies(req, name).all(&mut add),
+                TokenSource::Query(name) => strip::queries(req, name).all(&mut add),
+            };
+            if !agreed {
+                return Found::Ambiguous;
+            }
+        }
+        match found {
+            None => Found::Nothing,
+            Some((token, sources)) => Found::Token(token, sources),
+        }
     }
 }
 

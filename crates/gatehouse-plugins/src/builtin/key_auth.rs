@@ -1,6 +1,7 @@
 //! `key_auth`: API keys from a header (default `x-api-key`), `Authorization: ApiKey <key>`, or a
 //! query parameter, resolved by their SHA-256 against the configured consumers, then (optionally)
-//! against Redis behind a bounded in-process cache. See `docs/auth/key_auth.md`.
+//! against Redis behind a bounded in-process cache. Two different keys in one request are refused
+//! (401), the same key twice is one key. See `docs/auth/key_auth.md`.
 //!
 //! The key itself is never logged: log lines carry at most the first 8 hex digits of its hash.
 
@@ -41,6 +42,27 @@ pub struct KeyAuth {
     redis: Option<redis::RedisKeyStore>,
 }
 
+/// What a request presents to `key_auth`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    /// No key in any place this method reads from.
+    Nothing,
+    /// One key (possibly repeated, identically), and the first place it was found.
+    Key(String, KeySource),
+    /// Two different keys: refused, whichever of them is valid (which consumer is the caller?).
+    Ambiguous,
+}
+
+impl Presented {
+    fn add(&mut self, key: &str, source: KeySource) {
+        match self {
+            Presented::Nothing => *self = Presented::Key(key.to_owned(), source),
+            Presented::Key(first, _) if first != key => *self = Presented::Ambiguous,
+            Presented::Key(..) | Presented::Ambiguous => {}
+        }
+    }
+}
+
 /// Where a key was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {
@@ -79,25 +101,29 @@ impl KeyAuth {
         self.redis.as_ref()
     }
 
-    /// The key in `req` and where it was found: the header first, then `Authorization`, then the
-    /// query parameter. Values that are not valid UTF-8 count as presented but empty.
-    pub fn extract(&self, req: &request::Parts) -> Option<(String, KeySource)> {
-        if let Some(value) = req.headers.get(&self.header) {
-            let key = value.to_str().unwrap_or("").trim().to_owned();
-            return Some((key, KeySource::Header));
+    /// The key `req` presents, from every place this method reads one: every value of the
+    /// header, every `Authorization: ApiKey`, every occurrence of the query parameter. The same
+    /// key in several places is one key (its first place: header, then `Authorization`, then
+    /// query); different keys are [`Presented::Ambiguous`]. Values that are not valid UTF-8 count
+    /// as presented but empty.
+    pub fn extract(&self, req: &request::Parts) -> Presented {
+        let mut presented = Presented::Nothing;
+        for value in req.headers.get_all(&self.header) {
+            presented.add(value.to_str().unwrap_or("").trim(), KeySource::Header);
         }
-        if self.authorization_scheme
-            && let Some(key) = req
-                .headers
-                .get_all(AUTHORIZATION)
-                .iter()
-                .find_map(authorization_key)
-        {
-            return Some((key, KeySource::Authorization));
+        if self.authorization_scheme {
+            for value in req.headers.get_all(AUTHORIZATION) {
+                if let Some(key) = authorization_key(value) {
+                    presented.add(&key, KeySource::Authorization);
+                }
+            }
         }
-        let param = self.query_param.as_deref()?;
-        let query = req.uri.query()?;
-        query_value(query, param).map(|key| (key, KeySource::Query))
+        if let (Some(param), Some(query)) = (self.query_param.as_deref(), req.uri.query()) {
+            for key in query_values(query, param) {
+                presented.add(&key, KeySource::Query);
+            }
+        }
+        presented
     }
 
     /// Resolves a key hash: configured consumers first, then Redis.
@@ -182,8 +208,13 @@ impl Authenticator for KeyAuth {
         cx: &RequestContext,
         req: &mut request::Parts,
     ) -> Result<AuthOutcome> {
-        let Some((key, source)) = self.extract(req) else {
-            return Ok(AuthOutcome::NoCredentials);
+        let (key, source) = match self.extract(req) {
+            Presented::Nothing => return Ok(AuthOutcome::NoCredentials),
+            Presented::Ambiguous => {
+                tracing::info!(request_id = %cx.request_id, "api key refused: several different keys");
+                return Ok(AuthOutcome::Rejected(AuthFailure::ambiguous(CHALLENGE)));
+            }
+            Presented::Key(key, source) => (key, source),
         };
         if key.is_empty() {
             return Ok(AuthOutcome::Rejected(AuthFailure::unauthorized(
@@ -249,7 +280,12 @@ fn authorization_key(value: &HeaderValue) -> Option<String> {
 
 /// The percent-decoded value of the first `name` parameter in `query`.
 pub fn query_value(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
+    query_values(query, name).next()
+}
+
+/// The percent-decoded values of every `name` parameter in `query`, in order.
+pub fn query_values<'a>(query: &'a str, name: &'a str) -> impl Iterator<Item = String> + 'a {
+    query.split('&').filter_map(move |pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (decode(k) == name).then(|| decode(v))
     })

@@ -98,6 +98,17 @@ fn answer(token: &str) -> serde_json::Value {
             "active": true, "sub": "user-2", "scope": "orders.read", "exp": exp
         }),
         "expired" => serde_json::json!({ "active": true, "sub": "user-3", "exp": now() - 10 }),
+        // Active, but with an identity that cannot become a header value.
+        "sub-crlf" => {
+            serde_json::json!({ "active": true, "sub": "user-1\r\nX-Admin: 1", "exp": exp })
+        }
+        "sub-nul" => serde_json::json!({ "active": true, "sub": "user-1\0", "exp": exp }),
+        "client-crlf" => {
+            serde_json::json!({ "active": true, "client_id": "app\r\nX: 1", "exp": exp })
+        }
+        "scope-comma" => {
+            serde_json::json!({ "active": true, "sub": "user-2", "scope": ["orders.read,admin"], "exp": exp })
+        }
         _ => serde_json::json!({ "active": false }),
     }
 }

@@ -109,6 +109,27 @@ tokens = {
     "bad_signature": rs(claims())[:-6] + "AAAAAA",
     "oversized": rs(claims(pad="x" * 9000)),
     "unknown_kid": rs(claims(), kid="nobody", key=rsa2),
+    # Validly signed, but the identity cannot be forwarded as a header value.
+    "sub_crlf": rs(claims(sub="user-1\r\nX-User-Roles: admin")),
+    "sub_lf": rs(claims(sub="user-1\nx")),
+    "sub_nul": rs(claims(sub="user-1\u0000admin")),
+    "sub_tab": rs(claims(sub="user\t1")),
+    "sub_del": rs(claims(sub="user-1\u007f")),
+    "sub_c1": rs(claims(sub="user-1\u0085x")),
+    "sub_padded": rs(claims(sub=" user-1 ")),
+    "sub_empty": rs(claims(sub="")),
+    "sub_number": rs(claims(sub=42)),
+    "sub_object": rs(claims(sub={"id": "user-1"})),
+    "sub_array": rs(claims(sub=["user-1", "admin"])),
+    "sub_bool": rs(claims(sub=True)),
+    "sub_unicode": rs(claims(sub="jos\u00e9")),
+    "email_crlf": rs(claims(email="u1@idp.test\r\nX-Admin: 1")),
+    "email_object": rs(claims(email={"primary": "u1@idp.test"})),
+    "email_array": rs(claims(email=["u1@idp.test", "admin@idp.test"])),
+    "email_absent": rs(claims(email=None)),
+    "role_with_comma": rs(claims(scope=["orders.read,admin"])),
+    "role_with_crlf": rs(claims(scope=["orders.read", "x\r\nX-Admin: 1"])),
+    "valid_rs256_other_sub": rs(claims(sub="user-9")),
 }
 forged = [rs(claims(), kid=f"forged-{i}", key=rsa2) for i in range(1000)]
 

@@ -67,6 +67,7 @@ routes:
                 ("email".into(), hn("x-user-email")),
                 ("org.id".into(), hn("x-org-id"))
             ],
+            ..IdentitySettings::default()
         }
     );
     assert_eq!(
@@ -472,6 +473,110 @@ fn identity_headers_valid_distinct_not_hop_by_hop() {
         "identity.claim_headers.a..b",
     );
     assert_eq!(d.message, "invalid claim path `a..b`");
+}
+
+#[test]
+fn strip_lists_replace_the_default_family() {
+    let c = ok(&with_base(
+        "identity: { strip_headers: [X_Legacy_User, x-legacy-user, x-sso-roles], strip_prefixes: [X-SSO_] }\n",
+    ));
+    assert_eq!(
+        c.identity.strip_headers,
+        [hn("x-legacy-user"), hn("x-sso-roles")]
+    );
+    assert_eq!(c.identity.strip_prefixes, ["x-sso-"]);
+    let c = ok(&with_base(
+        "identity: { strip_headers: [], strip_prefixes: [] }\n",
+    ));
+    assert!(c.identity.strip_headers.is_empty() && c.identity.strip_prefixes.is_empty());
+    let d = IdentitySettings::default();
+    assert!(d.strip_headers.contains(&hn("x-consumer-username")));
+    assert!(d.strip_headers.contains(&hn("x-forwarded-user")));
+    assert!(d.strip_prefixes.iter().any(|p| p == "x-auth-request-"));
+}
+
+#[test]
+fn strip_lists_never_cover_what_the_gateway_needs() {
+    let d = one_error(
+        &with_base("identity: { strip_headers: [x-a, Authorization] }\n"),
+        7,
+        34,
+        "identity.strip_headers[1]",
+    );
+    assert_eq!(d.message, "`authorization` cannot be stripped");
+    let d = one_error(
+        &with_base("identity: { strip_headers: x-a }\n"),
+        7,
+        28,
+        "identity.strip_headers",
+    );
+    assert!(d.message.contains("list"), "{}", d.message);
+    let d = one_error(
+        &with_base("identity: { strip_prefixes: [co] }\n"),
+        7,
+        30,
+        "identity.strip_prefixes[0]",
+    );
+    assert_eq!(d.message, "prefix `co` would strip `connection`");
+    let d = one_error(
+        &with_base("identity: { strip_prefixes: [\"x y\"] }\n"),
+        7,
+        30,
+        "identity.strip_prefixes[0]",
+    );
+    assert_eq!(d.message, "`x y` is not the start of a header name");
+    one_error(
+        &with_base("identity: { strip_prefixes: [\"\"] }\n"),
+        7,
+        30,
+        "identity.strip_prefixes[0]",
+    );
+}
+
+#[test]
+fn consumer_identity_values_must_be_forwardable() {
+    let d = one_error(
+        &with_base("consumers: [{ id: \"acme\\r\\nx-admin: 1\" }]\n"),
+        7,
+        19,
+        "consumers[0].id",
+    );
+    assert!(d.message.contains("control characters"), "{}", d.message);
+    one_error(
+        &with_base("consumers: [{ id: acme, tenant: \" acme\" }]\n"),
+        7,
+        33,
+        "consumers[0].tenant",
+    );
+    let d = one_error(
+        &with_base("consumers: [{ id: acme, roles: [a, \"orders.read,admin\"] }]\n"),
+        7,
+        36,
+        "consumers[0].roles[1]",
+    );
+    assert_eq!(
+        d.message,
+        "role `orders.read,admin` contains `,` or a space"
+    );
+    one_error(
+        &with_base("consumer_groups: [{ name: g, roles: [\"a b\"] }]\n"),
+        7,
+        38,
+        "consumer_groups[0].roles[0]",
+    );
+}
+
+#[test]
+fn method_override_is_strip_or_honor() {
+    assert_eq!(ok(BASE).server.method_override, MethodOverride::Strip);
+    let c = ok(&with_base("server: { method_override: honor }\n"));
+    assert_eq!(c.server.method_override, MethodOverride::Honor);
+    one_error(
+        &with_base("server: { method_override: yes }\n"),
+        7,
+        28,
+        "server.method_override",
+    );
 }
 
 #[test]

@@ -83,6 +83,7 @@ fn full_config_round_trips_to_the_model() {
             worker_threads: Some(2),
             watch: false,
             load_shedding: Default::default(),
+            method_override: Default::default(),
             paths: Default::default(),
         }
     );

@@ -143,6 +143,32 @@ fn bearer_token_extraction() {
         bearer_token(&h(&format!("Bearer {}", "a".repeat(9000)))),
         Bearer::Malformed
     );
+    // Several `Authorization` headers: other schemes are ignored, the same token twice is one
+    // token, different ones are ambiguous.
+    let hs = |vs: &[&str]| {
+        let pairs: Vec<(&str, &str)> = vs.iter().map(|v| ("authorization", *v)).collect();
+        req("GET", &pairs).headers
+    };
+    assert_eq!(
+        bearer_token(&hs(&["Basic abc", "Bearer t"])),
+        Bearer::Token("t".into())
+    );
+    assert_eq!(
+        bearer_token(&hs(&["Bearer t", "bearer t "])),
+        Bearer::Token("t".into())
+    );
+    assert_eq!(
+        bearer_token(&hs(&["Bearer t", "Bearer u"])),
+        Bearer::Ambiguous
+    );
+    assert_eq!(
+        bearer_token(&hs(&["Bearer t", "Bearer u", "Bearer t"])),
+        Bearer::Ambiguous
+    );
+    assert_eq!(
+        bearer_token(&hs(&["Bearer t", "Bearer "])),
+        Bearer::Malformed
+    );
 }
 
 #[test]

@@ -4,38 +4,41 @@ use gatehouse_config::model::TokenSource;
 use http::header::{AUTHORIZATION, COOKIE, HeaderValue};
 use http::{Uri, request};
 
-/// The token of `Authorization: Bearer <token>`.
-pub fn bearer(req: &request::Parts) -> Option<String> {
-    let value = req.headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = token.trim();
-    (!token.is_empty()).then(|| token.to_owned())
+/// The tokens of every `Authorization: Bearer <token>` (empty ones skipped).
+pub fn bearers(req: &request::Parts) -> impl Iterator<Item = String> + '_ {
+    req.headers.get_all(AUTHORIZATION).iter().filter_map(|v| {
+        let value = v.to_str().ok()?.trim();
+        let (scheme, token) = value.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let token = token.trim();
+        (!token.is_empty()).then(|| token.to_owned())
+    })
 }
 
-/// The value of cookie `name`.
-pub fn cookie(req: &request::Parts, name: &str) -> Option<String> {
+/// The values of every cookie `name`, in every `Cookie` header (empty ones skipped).
+pub fn cookies<'a>(req: &'a request::Parts, name: &'a str) -> impl Iterator<Item = String> + 'a {
     req.headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
+        .filter(move |(n, _)| *n == name)
         .map(|(_, v)| v.trim().trim_matches('"').to_owned())
         .filter(|v| !v.is_empty())
 }
 
-/// The value of query parameter `name` (a JWT needs no percent-decoding; `%2E`-style escapes of
-/// its characters are decoded anyway).
-pub fn query(req: &request::Parts, name: &str) -> Option<String> {
+/// The values of every query parameter `name` (empty ones skipped). A JWT needs no
+/// percent-decoding; `%2E`-style escapes of its characters are decoded anyway.
+pub fn queries<'a>(req: &'a request::Parts, name: &'a str) -> impl Iterator<Item = String> + 'a {
     req.uri
-        .query()?
+        .query()
+        .unwrap_or("")
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .find(|(n, _)| *n == name)
+        .filter(move |(n, _)| *n == name)
         .map(|(_, v)| decode_dots(v))
         .filter(|v| !v.is_empty())
 }

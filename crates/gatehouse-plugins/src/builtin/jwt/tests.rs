@@ -144,6 +144,19 @@ async fn every_attack_is_refused() {
         ("bad_signature", "bad signature"),
         ("oversized", "token too large"),
         ("unknown_kid", "no key for kid/alg"),
+        // Validly signed, but `sub` cannot be forwarded as a header value.
+        ("sub_crlf", "sub cannot be forwarded"),
+        ("sub_lf", "sub cannot be forwarded"),
+        ("sub_nul", "sub cannot be forwarded"),
+        ("sub_tab", "sub cannot be forwarded"),
+        ("sub_del", "sub cannot be forwarded"),
+        ("sub_c1", "sub cannot be forwarded"),
+        ("sub_padded", "sub cannot be forwarded"),
+        ("sub_empty", "sub cannot be forwarded"),
+        ("sub_number", "sub is not a string"),
+        ("sub_object", "sub is not a string"),
+        ("sub_array", "sub is not a string"),
+        ("sub_bool", "sub is not a string"),
     ];
     for (name, reason) in cases {
         assert_eq!(check(&j, m, name).await.err(), Some(reason), "{name}");

@@ -82,30 +82,66 @@ fn hashes_are_lower_case_sha256_hex() {
 }
 
 #[test]
-fn key_from_header_authorization_or_query_in_that_order() {
+fn key_from_header_authorization_or_query() {
     let auth = build(&config());
-    let both = with_uri(
-        "/?api_key=q",
-        &[("x-api-key", "h"), ("authorization", "ApiKey a")],
-    );
+    let header = with_uri("/?other=q", &[("x-api-key", " h ")]);
     assert_eq!(
-        auth.extract(&both),
-        Some(("h".to_owned(), KeySource::Header))
+        auth.extract(&header),
+        Presented::Key("h".to_owned(), KeySource::Header)
     );
-    let authz = with_uri("/?api_key=q", &[("authorization", "apikey  a ")]);
+    let authz = with_uri("/?other=q", &[("authorization", "apikey  a ")]);
     assert_eq!(
         auth.extract(&authz),
-        Some(("a".to_owned(), KeySource::Authorization))
+        Presented::Key("a".to_owned(), KeySource::Authorization)
     );
-    let query = with_uri(
-        "/p?x=1&api_key=k%2By+z&api_key=2",
-        &[("authorization", "Bearer t")],
-    );
+    let query = with_uri("/p?x=1&api_key=k%2By+z", &[("authorization", "Bearer t")]);
     assert_eq!(
         auth.extract(&query),
-        Some(("k+y z".to_owned(), KeySource::Query))
+        Presented::Key("k+y z".to_owned(), KeySource::Query)
     );
-    assert_eq!(auth.extract(&with_uri("/?other=1", &[])), None);
+    assert_eq!(
+        auth.extract(&with_uri("/?other=1", &[])),
+        Presented::Nothing
+    );
+}
+
+#[test]
+fn different_keys_are_ambiguous_the_same_key_twice_is_one() {
+    let auth = build(&config());
+    // Before, the header silently won over the other places.
+    for (uri, headers) in [
+        (
+            "/?api_key=q",
+            vec![("x-api-key", "h"), ("authorization", "ApiKey a")],
+        ),
+        ("/", vec![("x-api-key", "h"), ("x-api-key", "g")]),
+        (
+            "/",
+            vec![("authorization", "ApiKey a"), ("authorization", "ApiKey b")],
+        ),
+        ("/?api_key=q", vec![("x-api-key", "h")]),
+        ("/?api_key=q&api_key=r", vec![]),
+        // An empty copy next to a real key is a different key.
+        ("/?api_key=", vec![("x-api-key", "h")]),
+    ] {
+        assert_eq!(
+            auth.extract(&with_uri(uri, &headers)),
+            Presented::Ambiguous,
+            "{uri} {headers:?}"
+        );
+    }
+    let same = with_uri(
+        "/?api_key=h&api_key=h",
+        &[
+            ("x-api-key", "h"),
+            ("X-Api-Key", " h"),
+            ("authorization", "ApiKey h"),
+        ],
+    );
+    assert_eq!(
+        auth.extract(&same),
+        Presented::Key("h".to_owned(), KeySource::Header)
+    );
 }
 
 #[test]
@@ -117,7 +153,7 @@ fn disabled_sources_are_ignored() {
     };
     let auth = build(&config);
     let parts = with_uri("/?api_key=q", &[("authorization", "ApiKey a")]);
-    assert_eq!(auth.extract(&parts), None);
+    assert_eq!(auth.extract(&parts), Presented::Nothing);
 }
 
 #[test]

@@ -162,3 +162,72 @@ fn cache_control_max_age() {
     h.insert("cache-control", "no-store".parse().unwrap());
     assert_eq!(fetch::max_age(&h), Some(Duration::ZERO));
 }
+
+#[tokio::test]
+async fn different_tokens_are_ambiguous_the_same_token_twice_is_one() {
+    let Some(m) = minted() else { return };
+    let j = jwt(&inline_config(m));
+    let (a, b) = (token(m, "valid_rs256"), token(m, "valid_rs256_other_sub"));
+    let (ba, bb) = (format!("Bearer {a}"), format!("Bearer {b}"));
+    let cases: Vec<(String, Vec<(&str, String)>)> = vec![
+        (
+            "/".into(),
+            vec![("authorization", ba.clone()), ("authorization", bb.clone())],
+        ),
+        (
+            format!("/?access_token={b}"),
+            vec![("authorization", ba.clone())],
+        ),
+        (
+            "/".into(),
+            vec![
+                ("authorization", ba.clone()),
+                ("cookie", format!("session={b}")),
+            ],
+        ),
+        (
+            "/".into(),
+            vec![("cookie", format!("session={a}; session={b}"))],
+        ),
+        (format!("/?access_token={a}&access_token={b}"), vec![]),
+        (
+            "/".into(),
+            vec![
+                ("authorization", ba.clone()),
+                ("authorization", "Bearer x.y.z".into()),
+            ],
+        ),
+    ];
+    for (uri, headers) in &cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let mut req = parts(uri, &headers);
+        match run(&j, &mut req).await {
+            AuthOutcome::Rejected(f) => {
+                assert_eq!(f.status, 401, "{uri}");
+                assert_eq!(
+                    f.challenge.unwrap(),
+                    "Bearer error=\"invalid_request\"",
+                    "{uri}"
+                );
+            }
+            other => panic!("{uri} {headers:?}: {other:?}"),
+        }
+    }
+    // The same token in every source: accepted, removed from all of them.
+    let cookie = format!("theme=dark; session={a}");
+    let mut req = parts(
+        &format!("/p?x=1&access_token={a}"),
+        &[
+            ("authorization", &ba),
+            ("authorization", &ba),
+            ("cookie", &cookie),
+        ],
+    );
+    assert!(matches!(
+        run(&j, &mut req).await,
+        AuthOutcome::Authenticated(_)
+    ));
+    assert!(req.headers.get("authorization").is_none());
+    assert_eq!(req.headers["cookie"], "theme=dark");
+    assert_eq!(req.uri.to_string(), "/p?x=1");
+}
