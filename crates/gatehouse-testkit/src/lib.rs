@@ -54,7 +54,7 @@ pub use faulty::{
 };
 pub use grpc::{GRPC_FAIL, GRPC_TRAILER, grpc_count, grpc_say, grpc_say_with_metadata, spawn_grpc};
 pub use health::{HEALTH_PATH, HealthSwitch, spawn_flaky_health};
-pub use require::{REQUIRE_SERVERS_ENV, require_server};
+pub use require::{REQUIRE_SERVERS_ENV, require_python_modules, require_server};
 pub use reset::{RESET_ANNOUNCED_LEN, RESET_SENT_LEN, spawn_reset_mid_body};
 pub use slow::spawn_slow;
 pub use upstream::{BoxError, ResponseBody, Upstream, free_port};

@@ -44,3 +44,31 @@ fn is_executable(file: &Path) -> bool {
 fn is_executable(file: &Path) -> bool {
     file.is_file() || file.with_extension("exe").is_file()
 }
+
+/// Tells whether `python3` can import every module in `modules` (e.g. `["h2"]` for the Python
+/// `h2` package, an HTTP/2 implementation independent of ours).
+///
+/// Missing python3 or a missing module: panics when `GATEHOUSE_REQUIRE_SERVERS=1` (CI), otherwise
+/// prints `SKIPPED: {test} (python3 modules … not installed)` to stderr and returns `false`.
+pub fn require_python_modules(modules: &[&str]) -> bool {
+    if !require_server("python3") {
+        return false;
+    }
+    let probe = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!("import {}", modules.join(", ")))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if probe.is_ok_and(|s| s.success()) {
+        return true;
+    }
+    let list = modules.join(", ");
+    if std::env::var(REQUIRE_SERVERS_ENV).as_deref() == Ok("1") {
+        panic!("required python3 modules {list} missing ({REQUIRE_SERVERS_ENV}=1)");
+    }
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("<unnamed test>");
+    eprintln!("SKIPPED: {test} (python3 modules {list} not installed)");
+    false
+}

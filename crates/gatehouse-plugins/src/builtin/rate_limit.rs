@@ -123,7 +123,9 @@ impl RateLimit {
         }
     }
 
-    /// Uses `clock` for quota periods (tests).
+    /// Uses `clock` for quota periods (tests). The counters keep their own clock: give the
+    /// in-process one the same clock with [`Limiters::adopt_memory_quota`], or its counters expire
+    /// on real time.
     pub fn set_quota_clock(&mut self, clock: Arc<dyn gatehouse_store::quota::WallClock>) {
         self.quotas.clock = clock;
     }

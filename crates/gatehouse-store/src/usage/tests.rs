@@ -5,7 +5,7 @@ use gatehouse_config::model::{RedisStore, StoreFailure};
 use gatehouse_testkit::redis::spawn_redis;
 
 use super::*;
-use crate::quota::ManualWallClock;
+use crate::quota::{ManualWallClock, WallClock};
 
 /// 2026-11-22T10:59:59Z.
 const T: u64 = 1_795_345_199;
@@ -208,7 +208,11 @@ async fn redis_sums_two_instances_and_keeps_counts_while_down() {
     let Some(mut server) = spawn_redis() else {
         return;
     };
-    let clock = Arc::new(ManualWallClock::at(T));
+    // The last second of the current hour of the real clock: Redis expires each hour's hash on its
+    // own clock (`EXPIREAT` = end of the hour + retention), so the hour must be a recent one.
+    let hour = crate::quota::SystemWallClock.now_unix() / HOUR;
+    let clock = Arc::new(ManualWallClock::at(hour * HOUR + HOUR - 1));
+    let label = hour_label(hour);
     let retention = Duration::from_secs(86_400);
     let meter = |clock: &Arc<ManualWallClock>| {
         let store = RedisUsage::new(&redis_cfg(server.url()), retention).unwrap();
@@ -222,28 +226,28 @@ async fn redis_sums_two_instances_and_keeps_counts_while_down() {
     two.record("acme", &r, 200);
     two.record("acme", &r, 429);
     one.flush().await.unwrap();
-    let q = query("2026-11-22T10", "2026-11-22T11");
+    let q = query(&label, &hour_label(hour + 1));
     assert_eq!(
         two.read(&q).await.unwrap(),
         [
-            row("2026-11-22T10", "acme", "r", 2, 4),
-            row("2026-11-22T10", "acme", "r", 4, 1)
+            row(&label, "acme", "r", 2, 4),
+            row(&label, "acme", "r", 4, 1)
         ]
     );
 
     // The documented layout, read with plain commands.
     let client = ::redis::Client::open(server.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let key = "gatehouse:usage:{2026112210}";
+    let key = format!("gatehouse:usage:{{{}}}", hour_key(hour));
     let v: u64 = ::redis::cmd("HGET")
-        .arg(key)
+        .arg(&key)
         .arg("acme\x1fr\x1f2xx")
         .query_async(&mut c)
         .await
         .unwrap();
     assert_eq!(v, 4);
     let ttl: i64 = ::redis::cmd("TTL")
-        .arg(key)
+        .arg(&key)
         .query_async(&mut c)
         .await
         .unwrap();
@@ -270,7 +274,7 @@ async fn redis_sums_two_instances_and_keeps_counts_while_down() {
     // The restarted Redis is empty: exactly the 2 requests recorded while it was down.
     assert_eq!(
         one.read(&q).await.unwrap(),
-        [row("2026-11-22T10", "acme", "r", 2, 2)]
+        [row(&label, "acme", "r", 2, 2)]
     );
     assert_eq!(one.dropped(), 0);
 }

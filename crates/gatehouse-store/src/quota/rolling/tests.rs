@@ -1,3 +1,4 @@
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use gatehouse_config::model::{QuotaPeriod, RedisStore, StoreFailure};
@@ -6,9 +7,13 @@ use gatehouse_testkit::redis::spawn_redis;
 use super::*;
 use crate::quota::{MemoryQuota, QuotaCounter, RedisQuota, WallClock};
 
-/// 2026-11-22T13:10:00Z.
-const NOW: u64 = 1_795_353_000;
 const HOUR: u64 = 3_600;
+
+/// Ten past the next full hour of the real clock: a fixed instant for the whole run that lies in
+/// the future, so Redis (which evaluates `EXPIREAT` on its own clock) keeps every key the test
+/// writes, whatever the date the suite runs on.
+static NOW: LazyLock<u64> =
+    LazyLock::new(|| (crate::quota::SystemWallClock.now_unix() / HOUR + 1) * HOUR + 600);
 
 fn day() -> RollingWindow {
     RollingWindow::of(QuotaPeriod::RollingDay).unwrap()
@@ -26,9 +31,9 @@ fn layouts() {
         rolling_key("consumer:acme", QuotaPeriod::RollingDay),
         "quota:consumer:acme:rolling_day"
     );
-    // A request at 13:10 counts until the end of the hour 24 hours later: 14:00 the next day.
-    let b = day().bucket(NOW);
-    assert_eq!(day().leaves_at(b), NOW - 600 + 25 * HOUR);
+    // A request at hh:10 counts until the end of the hour 24 hours later: hh+1:00 the next day.
+    let b = day().bucket(*NOW);
+    assert_eq!(day().leaves_at(b), *NOW - 600 + 25 * HOUR);
 }
 
 /// The sliding window over hourly buckets, driven by an explicit clock: usage leaves the window
@@ -37,23 +42,23 @@ fn layouts() {
 async fn rolling_day_slides(counter: &dyn QuotaCounter, key: &str) {
     let w = day();
     let add = |t: u64, cost: u64| counter.try_add_rolling(key, w, t, cost, 3);
-    // 2 at 13:10, 1 at 15:30: the quota of 3 is used up.
-    assert!(add(NOW, 2).await.unwrap().added);
-    let t1 = NOW + 2 * HOUR + 20 * 60;
+    // 2 at h:10, 1 at h+2:30: the quota of 3 is used up.
+    assert!(add(*NOW, 2).await.unwrap().added);
+    let t1 = *NOW + 2 * HOUR + 20 * 60;
     let o = add(t1, 1).await.unwrap();
     assert_eq!((o.added, o.used), (true, 3));
-    // Fully restored when the 15:00 bucket leaves: 16:00 the next day.
+    // Fully restored when the h+2 bucket leaves: h+3:00 the next day.
     assert_eq!(o.restored_in, w.leaves_at(w.bucket(t1)) - t1);
-    // Refused; the two of 13:10 leave at 14:00 the next day.
+    // Refused; the two of h:10 leave at h+1:00 the next day.
     let refused = add(t1 + 60, 1).await.unwrap();
     assert!(!refused.added);
     assert_eq!(refused.used, 3);
-    let frees_at = w.leaves_at(w.bucket(NOW));
+    let frees_at = w.leaves_at(w.bucket(*NOW));
     assert_eq!(refused.retry_in, Some(frees_at - (t1 + 60)));
-    // One second before: still refused (24 h after 13:10 is not enough: the whole hour counts).
-    assert!(!add(NOW + 24 * HOUR, 1).await.unwrap().added);
+    // One second before: still refused (24 h after h:10 is not enough: the whole hour counts).
+    assert!(!add(*NOW + 24 * HOUR, 1).await.unwrap().added);
     assert!(!add(frees_at - 1, 1).await.unwrap().added);
-    // At 14:00 the next day, the 13:xx bucket has left: 2 fit again, not 3.
+    // At h+1:00 the next day, the h:xx bucket has left: 2 fit again, not 3.
     let o = add(frees_at, 2).await.unwrap();
     assert_eq!((o.added, o.used), (true, 3));
     assert!(!add(frees_at, 1).await.unwrap().added);
@@ -82,11 +87,11 @@ async fn memory_rolling_day_slides_over_hourly_buckets() {
 async fn memory_rolling_keys_are_bounded() {
     let q = MemoryQuota::new(2);
     for (i, key) in ["a", "b", "c"].iter().enumerate() {
-        let t = NOW + i as u64 * HOUR;
+        let t = *NOW + i as u64 * HOUR;
         assert!(q.try_add_rolling(key, day(), t, 1, 5).await.unwrap().added);
     }
     // "a" (restored soonest) was evicted; "c" and "b" are kept.
-    let read = |k: &'static str| q.try_add_rolling(k, day(), NOW + 3 * HOUR, 0, 5);
+    let read = |k: &'static str| q.try_add_rolling(k, day(), *NOW + 3 * HOUR, 0, 5);
     assert_eq!(read("a").await.unwrap().used, 0);
     assert_eq!(read("b").await.unwrap().used, 1);
     assert_eq!(read("c").await.unwrap().used, 1);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use gatehouse_config::model::{
     Backend, LimitSource, Plan, Quota, QuotaPeriod, QuotaScope, RateLimitConfig, RateLimitHeaders,
 };
-use gatehouse_store::quota::{ManualWallClock, days_from_civil};
+use gatehouse_store::quota::{ManualWallClock, MemoryQuota, days_from_civil};
 
 use super::super::{Limiters, RateLimit};
 use crate::Identity;
@@ -34,7 +34,11 @@ fn plugin(scope: QuotaScope, period: QuotaPeriod, clock: Arc<ManualWallClock>) -
         max_keys: 100,
         approximate: None,
     };
-    let mut p = RateLimit::new(&config, plans(scope, period), &Limiters::default()).unwrap();
+    // One clock for everything that reads time: the plugin's periods and the in-process counter
+    // (which drops a counter once its period has ended).
+    let limiters = Limiters::default();
+    limiters.adopt_memory_quota(Arc::new(MemoryQuota::with_clock(100, clock.clone())));
+    let mut p = RateLimit::new(&config, plans(scope, period), &limiters).unwrap();
     p.set_quota_clock(clock);
     p
 }
