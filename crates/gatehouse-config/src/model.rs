@@ -141,6 +141,9 @@ pub struct ListenerTls {
     pub min_version: TlsVersion,
     /// Client certificates (mTLS); `None` = not asked for.
     pub client_certificates: Option<ClientCertificates>,
+    /// Refuse the handshake (`unrecognized_name` alert) when the client's SNI, or a missing SNI,
+    /// matches no certificate, instead of serving the first (default) certificate. Default false.
+    pub strict_sni: bool,
 }
 
 /// A certificate chain and its private key, as PEM files.
@@ -182,6 +185,17 @@ pub struct ListenerLimits {
     pub http2_max_concurrent_streams: u32,
     /// Time allowed for a TLS handshake. Default 10 s.
     pub tls_handshake_timeout: Duration,
+    /// Concurrent connections from one client address (IPv6: one /64); further ones are closed
+    /// at once. Peers in `server.trusted_proxies` are exempt. Default 256; 0 = unlimited.
+    pub max_connections_per_ip: usize,
+    /// Time allowed between two chunks of a request body; slower → 408 (or the exchange is cut
+    /// when the response already started) and the upstream request is aborted. Default 30 s;
+    /// zero = no limit.
+    pub body_read_timeout: Duration,
+    /// HTTP/2 frames that carry no request (non-ACK PING and SETTINGS, RST_STREAM, empty DATA
+    /// without END_STREAM) allowed per connection in a 10 s window; more → the connection is
+    /// closed. Default 1,000; 0 = unlimited.
+    pub http2_control_frame_budget: u32,
 }
 
 impl Default for ListenerLimits {
@@ -195,6 +209,9 @@ impl Default for ListenerLimits {
             max_connections: 10_000,
             http2_max_concurrent_streams: 100,
             tls_handshake_timeout: Duration::from_secs(10),
+            max_connections_per_ip: 256,
+            body_read_timeout: Duration::from_secs(30),
+            http2_control_frame_budget: 1_000,
         }
     }
 }

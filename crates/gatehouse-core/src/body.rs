@@ -1,10 +1,12 @@
-//! Body adapters: a request body that enforces a size limit while streaming, and a response body
-//! that runs the log phase when it finishes (or is dropped).
+//! Body adapters: a request body that enforces a size limit and a read timeout while streaming,
+//! and a response body that runs the log phase when it finishes (or is dropped).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -17,9 +19,16 @@ use gatehouse_upstream::{BoxError, ProxyBody};
 #[error("request body exceeds the configured limit")]
 pub struct BodyLimitExceeded;
 
+/// The client sent no body bytes for longer than the read timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("request body read timed out")]
+pub struct BodyReadTimedOut;
+
 pin_project_lite::pin_project! {
     /// A request body that fails once more than `remaining` bytes arrive, flagging `exceeded`;
-    /// an error of the client's body itself (bad chunk, client gone) flags `client_failed`.
+    /// an error of the client's body itself (bad chunk, client gone) flags `client_failed`; with
+    /// a [read timeout](LimitedBody::read_timeout), waiting longer than it for the client's next
+    /// chunk fails the body and flags `timed_out`.
     pub struct LimitedBody<B> {
         #[pin]
         inner: B,
@@ -28,6 +37,42 @@ pin_project_lite::pin_project! {
         client_failed: Arc<AtomicBool>,
         counted: Option<Arc<crate::metrics::RouteMetrics>>,
         read: Option<RequestBytes>,
+        idle: Option<ReadTimer>,
+    }
+}
+
+/// The read timeout of a [`LimitedBody`]: the timer runs only while the body waits for the
+/// client (polled and pending), so a consumer that pauses (upstream back-pressure) is not blamed
+/// on the client. Its `Sleep` is allocated the first time the body has to wait.
+struct ReadTimer {
+    timeout: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether `sleep` is set for the current wait.
+    armed: bool,
+    timed_out: Arc<AtomicBool>,
+}
+
+impl ReadTimer {
+    /// The body is waiting for the client: starts the wait's timer if needed; true once expired.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let deadline = || tokio::time::Instant::now() + self.timeout;
+        let sleep = match &mut self.sleep {
+            Some(sleep) => {
+                if !self.armed {
+                    sleep.as_mut().reset(deadline());
+                }
+                sleep
+            }
+            None => self
+                .sleep
+                .insert(Box::pin(tokio::time::sleep_until(deadline()))),
+        };
+        self.armed = true;
+        if sleep.as_mut().poll(cx).is_ready() {
+            self.timed_out.store(true, Ordering::Release);
+            return true;
+        }
+        false
     }
 }
 
@@ -58,7 +103,20 @@ impl<B> LimitedBody<B> {
             client_failed,
             counted: None,
             read: None,
+            idle: None,
         }
+    }
+
+    /// Also fails the body, flagging `timed_out`, when the client sends nothing for `timeout`
+    /// while the body waits for it (zero = no limit).
+    pub fn read_timeout(mut self, timeout: Duration, timed_out: &Arc<AtomicBool>) -> Self {
+        self.idle = (!timeout.is_zero()).then(|| ReadTimer {
+            timeout,
+            sleep: None,
+            armed: false,
+            timed_out: timed_out.clone(),
+        });
+        self
     }
 
     /// Also counts the bytes that pass in the route's `gatehouse_request_bytes_total`.
@@ -87,7 +145,18 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
-        match this.inner.poll_frame(cx) {
+        let polled = this.inner.poll_frame(cx);
+        if let Some(idle) = this.idle.as_mut() {
+            if polled.is_pending() {
+                if idle.expired(cx) {
+                    *this.idle = None;
+                    return Poll::Ready(Some(Err(Box::new(BodyReadTimedOut))));
+                }
+            } else {
+                idle.armed = false;
+            }
+        }
+        match polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     let len = data.len() as u64;
@@ -206,3 +275,6 @@ where
 {
     body.map_err(Into::into).boxed()
 }
+
+#[cfg(test)]
+mod tests;

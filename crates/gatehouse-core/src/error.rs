@@ -30,6 +30,9 @@ pub enum Error {
     /// The request head is larger, or has more headers, than allowed: 431.
     #[error("request head too large")]
     HeadTooLarge,
+    /// The client stalled mid-body for longer than `limits.body_read_timeout`: 408.
+    #[error("request body read timed out")]
+    BodyReadTimeout,
     /// The route's cluster has no healthy target: 503.
     #[error("no healthy upstream target")]
     NoHealthyTarget,
@@ -91,9 +94,11 @@ impl Error {
     /// Where the error came from.
     pub fn source_kind(&self) -> Source {
         match self {
-            Error::BadRequest(_) | Error::NoRoute | Error::BodyTooLarge | Error::HeadTooLarge => {
-                Source::Downstream
-            }
+            Error::BadRequest(_)
+            | Error::NoRoute
+            | Error::BodyTooLarge
+            | Error::HeadTooLarge
+            | Error::BodyReadTimeout => Source::Downstream,
             Error::NoHealthyTarget | Error::Upstream(_) | Error::UpstreamTimeout => {
                 Source::Upstream
             }
@@ -122,6 +127,7 @@ impl Error {
             Error::NoRoute => StatusCode::NOT_FOUND,
             Error::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Error::BodyReadTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::NoHealthyTarget
             | Error::CircuitOpen { .. }
             | Error::BulkheadFull(_)
@@ -141,6 +147,7 @@ impl Error {
             Error::NoRoute => "no route matches this request",
             Error::BodyTooLarge => "the request body is larger than allowed",
             Error::HeadTooLarge => "the request headers are larger than allowed",
+            Error::BodyReadTimeout => "the request body was not received in time",
             Error::NoHealthyTarget => "no healthy upstream target is available",
             Error::CircuitOpen { .. } => "the upstream service is unavailable; retry later",
             Error::BulkheadFull(_) => "too many concurrent requests for this service",

@@ -1,4 +1,5 @@
-//! Listeners: accept loops, connection limits, TLS handshakes, HTTP/1.1 + HTTP/2 connections,
+//! Listeners: accept loops, connection limits (in all and per client address), TLS handshakes
+//! (strict SNI), HTTP/1.1 + HTTP/2 connections (with framing and control-frame flood watches),
 //! idle keep-alive timeouts and graceful draining.
 
 use std::net::SocketAddr;
@@ -11,16 +12,21 @@ use gatehouse_plugins::{ClientCert, TlsInfo};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::Error;
 use crate::gateway::Shared;
+use crate::metrics::Refusal;
 use crate::proxy;
+use crate::tls::ServerTls;
 
 pub mod framing;
+pub mod h2_watch;
+mod per_ip;
 
 /// Everything a connection needs from its listener.
 pub(crate) struct ListenerCtx {
@@ -29,15 +35,20 @@ pub(crate) struct ListenerCtx {
     pub(crate) max_body_bytes: u64,
     pub(crate) max_header_bytes: usize,
     pub(crate) max_headers: usize,
+    /// `limits.body_read_timeout` (zero = no limit).
+    pub(crate) body_read_timeout: Duration,
     pub(crate) shared: Arc<Shared>,
     /// Connection and in-flight gauges.
     pub(crate) metrics: Arc<crate::metrics::ListenerMetrics>,
-    tls: Option<(TlsAcceptor, Duration)>,
-    /// Client-certificate policy of a TLS listener with `client_certificates`.
-    client_auth: Option<Arc<crate::tls::ClientAuth>>,
+    /// TLS terms and the handshake timeout.
+    tls: Option<(ServerTls, Duration)>,
     builder: auto::Builder<TokioExecutor>,
     idle_timeout: Duration,
     max_connections: Arc<Semaphore>,
+    /// Open connections per client address; `None` = unlimited.
+    per_ip: Option<Arc<per_ip::PerIp>>,
+    /// `limits.http2_control_frame_budget` (0 = not watched).
+    http2_frame_budget: u32,
 }
 
 /// Per-connection facts and activity, shared with the request handler.
@@ -106,13 +117,12 @@ pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bou
         name: listener.name.clone(),
         message,
     };
-    let (tls, client_auth) = match &listener.tls {
-        Some(tls) => {
-            let (config, client_auth) = crate::tls::server_config(&listener.name, tls)?;
-            let timeout = listener.limits.tls_handshake_timeout;
-            (Some((TlsAcceptor::from(config), timeout)), client_auth)
-        }
-        None => (None, None),
+    let tls = match &listener.tls {
+        Some(tls) => Some((
+            crate::tls::server_config(&listener.name, tls)?,
+            listener.limits.tls_handshake_timeout,
+        )),
+        None => None,
     };
     let tcp = TcpListener::bind(listener.address)
         .await
@@ -144,12 +154,14 @@ pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bou
         max_body_bytes: limits.max_body_bytes,
         max_header_bytes: limits.max_header_bytes,
         max_headers: limits.max_headers,
+        body_read_timeout: limits.body_read_timeout,
         shared,
         tls,
-        client_auth,
         builder,
         idle_timeout: limits.idle_timeout,
         max_connections: Arc::new(Semaphore::new(limits.max_connections)),
+        per_ip: per_ip::PerIp::new(limits.max_connections_per_ip),
+        http2_frame_budget: limits.http2_control_frame_budget,
     });
     Ok(Bound { tcp, ctx })
 }
@@ -181,15 +193,36 @@ pub(crate) async fn accept_loop(
             },
             _ = shutdown.changed() => return,
         };
+        // Over its address's cap, a connection is closed before any TLS or HTTP work.
+        let Ok(per_ip) = per_ip_slot(&ctx, peer) else {
+            tracing::debug!(listener = %ctx.name, %peer, "connections per address over the cap: closed");
+            ctx.metrics.refused(Refusal::PerIpLimit);
+            drop(stream);
+            continue;
+        };
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
         let drain = drain.clone();
         tokio::spawn(async move {
             serve_tcp(stream, peer, ctx, shutdown).await;
+            drop(per_ip);
             drop(permit);
             drop(drain);
         });
     }
+}
+
+/// Counts a connection from `peer` against `limits.max_connections_per_ip`: `Ok(None)` when not
+/// counted (no cap, or a trusted proxy, which carries many clients), `Err` when over the cap.
+fn per_ip_slot(ctx: &ListenerCtx, peer: SocketAddr) -> Result<Option<per_ip::Slot>, ()> {
+    let Some(table) = &ctx.per_ip else {
+        return Ok(None);
+    };
+    let snapshot = ctx.shared.snapshot.load();
+    if crate::forwarding::is_trusted(peer.ip(), &snapshot.config.server.trusted_proxies) {
+        return Ok(None);
+    }
+    table.try_acquire(peer.ip()).map(Some).ok_or(())
 }
 
 async fn serve_tcp(
@@ -201,9 +234,12 @@ async fn serve_tcp(
     let _ = stream.set_nodelay(true);
     match &ctx.tls {
         None => serve_io(stream, peer, None, None, ctx, shutdown).await,
-        Some((acceptor, handshake_timeout)) => {
-            let tls_stream = match tokio::time::timeout(*handshake_timeout, acceptor.accept(stream))
-                .await
+        Some((tls, handshake_timeout)) => {
+            let tls_stream = match tokio::time::timeout(
+                *handshake_timeout,
+                tls_handshake(stream, tls, &ctx.metrics),
+            )
+            .await
             {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -220,7 +256,7 @@ async fn serve_tcp(
                 server_name: session.server_name().map(str::to_owned),
                 alpn: session.alpn_protocol().map(<[u8]>::to_vec),
             };
-            let client_cert = ctx
+            let client_cert = tls
                 .client_auth
                 .as_ref()
                 .and_then(|auth| auth.client_cert(session.peer_certificates()))
@@ -228,6 +264,28 @@ async fn serve_tcp(
             serve_io(tls_stream, peer, Some(info), client_cert, ctx, shutdown).await
         }
     }
+}
+
+/// The TLS handshake: reads the ClientHello first so that, with `tls.strict_sni`, a name that
+/// matches no certificate (or no name) is refused with an `unrecognized_name` alert before the
+/// server says anything else.
+async fn tls_handshake(
+    stream: TcpStream,
+    tls: &ServerTls,
+    metrics: &crate::metrics::ListenerMetrics,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream).await?;
+    if !tls.sni.recognizes(start.client_hello().server_name()) {
+        metrics.refused(Refusal::UnrecognizedName);
+        let mut io = start.io;
+        let _ = io.write_all(&crate::tls::UNRECOGNIZED_NAME_ALERT).await;
+        let _ = io.shutdown().await;
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "strict SNI: unrecognized server name",
+        ));
+    }
+    start.into_stream(tls.config.clone()).await
 }
 
 async fn serve_io<I>(
@@ -256,6 +314,8 @@ async fn serve_io<I>(
     // Every byte read also feeds the HTTP/1 framing scanner, which sees what hyper hides (a head
     // with both `Content-Length` and `Transfer-Encoding`); see `framing`.
     let io = framing::FramingGuard::new(io, activity.clone());
+    // …and the HTTP/2 control-frame flood watch, which ends a connection over its budget.
+    let io = h2_watch::H2Guard::new(io, ctx.http2_frame_budget, ctx.metrics.clone());
     let conn = ctx
         .builder
         .serve_connection_with_upgrades(TokioIo::new(io), service);

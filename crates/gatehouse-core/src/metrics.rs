@@ -116,6 +116,37 @@ pub(crate) struct ListenerMetrics {
     name: Arc<str>,
     connections: Gauge,
     in_flight: Gauge,
+    /// `gatehouse_connections_refused_total`, by [`Refusal`].
+    refused: [Counter; Refusal::ALL.len()],
+}
+
+/// Why a listener refused or cut a client connection (the `reason` label of
+/// `gatehouse_connections_refused_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The client address already had `limits.max_connections_per_ip` connections open.
+    PerIpLimit,
+    /// More HTTP/2 frames without a request than `limits.http2_control_frame_budget` allows.
+    Http2FrameFlood,
+    /// `tls.strict_sni`: the SNI (or its absence) matched no certificate.
+    UnrecognizedName,
+}
+
+impl Refusal {
+    const ALL: [Refusal; 3] = [
+        Refusal::PerIpLimit,
+        Refusal::Http2FrameFlood,
+        Refusal::UnrecognizedName,
+    ];
+
+    /// The `reason` label value.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Refusal::PerIpLimit => "per_ip_limit",
+            Refusal::Http2FrameFlood => "http2_frame_flood",
+            Refusal::UnrecognizedName => "unrecognized_name",
+        }
+    }
 }
 
 impl ListenerMetrics {
@@ -126,6 +157,7 @@ impl ListenerMetrics {
             name: Arc::from(name),
             connections: Gauge::new(),
             in_flight: Gauge::new(),
+            refused: Default::default(),
         });
         let collector: Arc<dyn Collector> = metrics.clone();
         registry.register(&collector);
@@ -136,6 +168,17 @@ impl ListenerMetrics {
     pub(crate) fn connection(self: &Arc<Self>) -> ConnectionGuard {
         self.connections.add(1);
         ConnectionGuard(self.clone())
+    }
+
+    /// Counts a refused (or cut) connection.
+    pub(crate) fn refused(&self, why: Refusal) {
+        self.refused[why as usize].inc();
+    }
+
+    /// Connections refused so far for `why`.
+    #[cfg(test)]
+    pub(crate) fn refusals(&self, why: Refusal) -> u64 {
+        self.refused[why as usize].get()
     }
 }
 

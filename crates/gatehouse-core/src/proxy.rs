@@ -385,6 +385,7 @@ fn error_reason(e: &Error) -> &'static str {
         Error::NoRoute => "no_route",
         Error::BodyTooLarge => "body_too_large",
         Error::HeadTooLarge => "head_too_large",
+        Error::BodyReadTimeout => "body_read_timeout",
         Error::NoHealthyTarget => "no_healthy_target",
         Error::CircuitOpen { .. } => "circuit_open",
         Error::BulkheadFull(_) => "bulkhead_full",

@@ -16,17 +16,21 @@ pub(crate) mod client_auth;
 
 pub(crate) use client_auth::ClientAuth;
 
-/// Chooses a certificate by SNI: exact name, then `*.` wildcard of the parent domain, then the default.
+/// Chooses a certificate by SNI: exact name, then `*.` wildcard of the parent domain, then the
+/// default — unless `strict` (`tls.strict_sni`), where an SNI that matches no name, or a missing
+/// SNI, gets no certificate at all.
 #[derive(Debug)]
 pub struct SniResolver {
     exact: HashMap<String, Arc<CertifiedKey>>,
     default: Arc<CertifiedKey>,
+    strict: bool,
 }
 
-impl ResolvesServerCert for SniResolver {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let Some(name) = hello.server_name() else {
-            return Some(self.default.clone());
+impl SniResolver {
+    /// The certificate for `server_name` (the client's SNI), if any.
+    fn certificate(&self, server_name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let Some(name) = server_name else {
+            return (!self.strict).then(|| self.default.clone());
         };
         let name = name.to_ascii_lowercase();
         if let Some(key) = self.exact.get(&name) {
@@ -37,16 +41,39 @@ impl ResolvesServerCert for SniResolver {
         {
             return Some(key.clone());
         }
-        Some(self.default.clone())
+        (!self.strict).then(|| self.default.clone())
+    }
+
+    /// Whether a handshake with this SNI gets a certificate (always, unless strict).
+    pub(crate) fn recognizes(&self, server_name: Option<&str>) -> bool {
+        !self.strict || self.certificate(server_name).is_some()
     }
 }
 
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        // The listener refuses unrecognized names itself, with an `unrecognized_name` alert (see
+        // `UNRECOGNIZED_NAME_ALERT`); this is the backstop (rustls then sends `access_denied`).
+        self.certificate(hello.server_name())
+    }
+}
+
+/// A TLS server's terms for a listener: the rustls configuration, the SNI resolver it uses, and
+/// the client-certificate policy when the listener has `client_certificates`.
+pub(crate) struct ServerTls {
+    pub(crate) config: Arc<rustls::ServerConfig>,
+    pub(crate) sni: Arc<SniResolver>,
+    pub(crate) client_auth: Option<Arc<ClientAuth>>,
+}
+
+/// A fatal `unrecognized_name` (112) alert in a plaintext TLS record, sent in place of a
+/// ServerHello when `tls.strict_sni` refuses a ClientHello (RFC 6066 §3). Nothing else has been
+/// written on the connection yet, so this record cannot interleave with rustls's output.
+pub(crate) const UNRECOGNIZED_NAME_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112];
+
 /// Builds the rustls configuration of a listener (ALPN `h2`, `http/1.1`), and its client-certificate
 /// policy when it has `client_certificates` (see [`client_auth`]).
-pub(crate) fn server_config(
-    listener: &str,
-    tls: &ListenerTls,
-) -> Result<(Arc<rustls::ServerConfig>, Option<Arc<ClientAuth>>), Error> {
+pub(crate) fn server_config(listener: &str, tls: &ListenerTls) -> Result<ServerTls, Error> {
     let fail = |message: String| Error::Listener {
         name: listener.to_owned(),
         message,
@@ -108,9 +135,18 @@ pub(crate) fn server_config(
             )
         }
     };
-    let mut config = builder.with_cert_resolver(Arc::new(SniResolver { exact, default }));
+    let sni = Arc::new(SniResolver {
+        exact,
+        default,
+        strict: tls.strict_sni,
+    });
+    let mut config = builder.with_cert_resolver(sni.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((Arc::new(config), client_auth))
+    Ok(ServerTls {
+        config: Arc::new(config),
+        sni,
+        client_auth,
+    })
 }
 
 /// The DNS names (SAN) of a certificate, lower-cased.

@@ -90,6 +90,7 @@ pub(crate) fn response_body(body: Incoming, entry: &RouteEntry) -> gatehouse_ups
 struct BodyFlags {
     exceeded: Arc<AtomicBool>,
     client_failed: Arc<AtomicBool>,
+    timed_out: Arc<AtomicBool>,
 }
 
 impl BodyFlags {
@@ -97,6 +98,9 @@ impl BodyFlags {
     fn client_error(&self) -> Option<Error> {
         if self.exceeded.load(Ordering::Acquire) {
             Some(Error::BodyTooLarge)
+        } else if self.timed_out.load(Ordering::Acquire) {
+            // The client stalled mid-body (`limits.body_read_timeout`).
+            Some(Error::BodyReadTimeout)
         } else if self.client_failed.load(Ordering::Acquire) {
             // The client's own body broke (malformed chunk, client gone): not the upstream's fault.
             Some(Error::BadRequest("malformed request body"))
@@ -107,8 +111,9 @@ impl BodyFlags {
 }
 
 /// Picks a target, finishes the upstream request head, runs `on_upstream_request` and sends the
-/// request, retrying per the route's policy. Send errors map to 413 (body over the limit), 400
-/// (the client's body broke), 504 (timeout) or 502 (anything else).
+/// request, retrying per the route's policy. Send errors map to 413 (body over the limit), 408
+/// (the client stalled mid-body), 400 (the client's body broke), 504 (timeout) or 502 (anything
+/// else).
 pub(crate) async fn call(
     call: Call<'_>,
     cx: &mut RequestContext,
@@ -177,6 +182,7 @@ pub(crate) async fn call(
             flags.exceeded.clone(),
             flags.client_failed.clone(),
         )
+        .read_timeout(conn.listener.body_read_timeout, &flags.timed_out)
         .counting(&entry.metrics)
         .tally(cx.extensions.get_or_insert_default::<RequestBytes>()),
     );

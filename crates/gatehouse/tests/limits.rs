@@ -1,5 +1,6 @@
 //! Listener limits end to end: head size and count, body size (declared and streamed), route size
-//! limits, slow heads, idle keep-alive connections and the connection cap.
+//! limits, slow heads, idle keep-alive connections, the connection cap, and the abuse limits with
+//! raw hostile clients: connections per address and request bodies that stall.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -332,4 +333,214 @@ async fn http2_max_concurrent_streams_is_enforced_per_connection() {
     // only have that many requests in flight through the gateway.
     assert_eq!(peak_concurrency_over_one_h2_connection(1, 4).await, 1);
     assert!(peak_concurrency_over_one_h2_connection(8, 4).await >= 2);
+}
+
+// === Abuse limits: connections per address, slow request bodies ===
+
+/// Writes `GET` on `stream` and tells whether a 200 came back (`false`: closed without one).
+async fn served(stream: &mut TcpStream) -> bool {
+    if stream.write_all(GET).await.is_err() {
+        return false;
+    }
+    matches!(
+        tokio::time::timeout(RAW_WAIT, read_response(stream)).await,
+        Ok(Some(resp)) if status_of(&resp) == 200
+    )
+}
+
+/// The value of `family{listener="public",reason="…"}` in the gateway's metrics.
+fn refused(gw: &TestGateway, reason: &str) -> u64 {
+    let text = gw
+        .gateway
+        .metrics()
+        .render(gatehouse_metrics::Format::Prometheus);
+    let series =
+        format!("gatehouse_connections_refused_total{{listener=\"public\",reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_ip_over_the_cap_are_closed_at_once() {
+    let (gw, echo) = start("{ max_connections_per_ip: 3, idle_timeout: 30s }").await;
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let mut s = within("connect", TcpStream::connect(gw.addr))
+            .await
+            .unwrap();
+        assert!(served(&mut s).await, "connection {i} under the cap");
+        held.push(s);
+    }
+    // 20 more from the same address while the 3 stay open: each closed at once, none served.
+    for i in 0..20 {
+        let mut s = within("connect", TcpStream::connect(gw.addr))
+            .await
+            .unwrap();
+        let _ = s.write_all(GET).await;
+        let started = Instant::now();
+        assert!(
+            closed_within(&mut s, Duration::from_secs(2)).await,
+            "connection {i} over the cap left open"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    assert_eq!(echo.hits(), 3, "nothing over the cap reached the upstream");
+    assert_eq!(refused(&gw, "per_ip_limit"), 20);
+    // The held connections still work; closing one frees a slot for a new connection.
+    assert!(served(&mut held[0]).await);
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let mut s = within("connect", TcpStream::connect(gw.addr))
+            .await
+            .unwrap();
+        if served(&mut s).await {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no slot freed after a close");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_per_ip_cap_refuses_a_flood_from_one_address() {
+    // 300 connections at once from 127.0.0.1 against the defaults (256 per address, 10,000 in
+    // all): at most 256 are served, the others are closed.
+    let (gw, _echo) = start("{ idle_timeout: 30s }").await;
+    let mut conns = Vec::new();
+    for _ in 0..300 {
+        conns.push(
+            within("connect", TcpStream::connect(gw.addr))
+                .await
+                .unwrap(),
+        );
+    }
+    // Each connection asks once and is kept open (served or not) until all have an answer.
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut s in conns {
+        tasks.spawn(async move { (served(&mut s).await, s) });
+    }
+    let mut ok = 0;
+    let mut kept = Vec::new();
+    while let Some(done) = within("300 requests", tasks.join_next()).await {
+        let (served, s) = done.unwrap();
+        ok += usize::from(served);
+        kept.push(s);
+    }
+    assert_eq!(ok, 256, "served of 300");
+    assert_eq!(refused(&gw, "per_ip_limit"), 44);
+}
+
+/// A raw upstream that never answers: for each connection it sends everything it read once the
+/// gateway closes it (or after 10 s).
+async fn spawn_silent_upstream() -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                    while let Ok(n @ 1..) = stream.read(&mut chunk).await {
+                        seen.extend_from_slice(&chunk[..n]);
+                    }
+                })
+                .await;
+                let _ = tx.send(seen);
+            });
+        }
+    });
+    (addr, rx)
+}
+
+async fn start_slow_body(limits: &str, upstream: SocketAddr, retry: bool) -> TestGateway {
+    let retry = if retry { "\n    retry: true" } else { "" };
+    let yaml = format!(
+        "listeners:\n  - name: public\n    address: 127.0.0.1:0\n    limits: {limits}\nadmin:\n  enabled: false\nserver:\n  watch: false\nupstreams:\n  backend:\n    targets: [\"{upstream}\"]\n    timeouts: {{ per_try: 20s }}{retry}\nroutes:\n  - name: all\n    match: {{ path: {{ prefix: / }} }}\n    upstream: backend\n"
+    );
+    TestGateway::start(&yaml).await
+}
+
+/// Sends a request head and part of its body, then stalls; returns what came back before the
+/// gateway closed the connection, and how long that took.
+async fn stall_mid_body(gw: &TestGateway, method: &str, chunked: bool) -> (String, Duration) {
+    let mut s = within("connect", TcpStream::connect(gw.addr))
+        .await
+        .unwrap();
+    let framing = if chunked {
+        "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nab"
+    } else {
+        "Content-Length: 100\r\n\r\nhello"
+    };
+    let req = format!("{method} /upload HTTP/1.1\r\nHost: gw.test\r\n{framing}");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "connection still open after 5 s");
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stalling_mid_body_gets_408_and_the_upstream_request_is_aborted() {
+    let (upstream, mut seen) = spawn_silent_upstream().await;
+    let gw = start_slow_body("{ body_read_timeout: 500ms }", upstream, false).await;
+    for chunked in [false, true] {
+        let (raw, elapsed) = stall_mid_body(&gw, "POST", chunked).await;
+        assert_problem(&raw, 408);
+        assert!(
+            elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(3),
+            "{elapsed:?}"
+        );
+        // The upstream got the head and what the client sent, then its connection was closed
+        // (long before its own 20 s timeout).
+        let got = within("upstream connection closed", seen.recv())
+            .await
+            .expect("upstream saw the request");
+        let got = String::from_utf8_lossy(&got);
+        assert!(got.starts_with("POST /upload HTTP/1.1\r\n"), "{got}");
+        assert!(got.contains("hello"), "{got}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_on_a_retried_route_is_408_before_the_upstream() {
+    // With retries the body is first read into the retry buffer: the read timeout applies there.
+    let (upstream, mut seen) = spawn_silent_upstream().await;
+    let gw = start_slow_body("{ body_read_timeout: 500ms }", upstream, true).await;
+    let (raw, elapsed) = stall_mid_body(&gw, "PUT", false).await;
+    assert_problem(&raw, 408);
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert!(seen.try_recv().is_err(), "the upstream was contacted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_but_steady_body_passes() {
+    let (gw, echo) = start("{ body_read_timeout: 500ms }").await;
+    let mut s = within("connect", TcpStream::connect(gw.addr))
+        .await
+        .unwrap();
+    s.write_all(
+        b"POST /x HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    // 5 bytes, 250 ms apart: 1.25 s in all, never 500 ms without a byte.
+    for b in b"abcde" {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        s.write_all(&[*b]).await.unwrap();
+    }
+    let resp = within("response", read_response(&mut s))
+        .await
+        .expect("a response");
+    assert_eq!(status_of(&resp), 200, "{resp}");
+    assert_eq!(echo.hits(), 1);
 }

@@ -131,6 +131,64 @@ async fn sni_selects_the_certificate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_sni_refuses_unknown_and_missing_names() {
+    let Some((dir, echo)) = setup().await else {
+        return;
+    };
+    // `b.test` also answers for `*.b.test`.
+    let yaml = tls_config(&dir, echo.addr, "1.2")
+        .replace(
+            "server_names: [b.test]",
+            "server_names: [b.test, \"*.b.test\"]",
+        )
+        .replace(
+            "min_version: \"1.2\"",
+            "min_version: \"1.2\"\n      strict_sni: true",
+        );
+    let gw = TestGateway::start(&yaml).await;
+
+    assert_certificate(gw.addr, &["-servername", "a.test"], "a.test", "").await;
+    assert_certificate(gw.addr, &["-servername", "B.Test"], "b.test", "").await;
+    assert_certificate(
+        gw.addr,
+        &["-servername", "x.b.test"],
+        "b.test",
+        "wildcard: ",
+    )
+    .await;
+    for (what, extra) in [
+        ("unknown name", &["-servername", "unknown.test"][..]),
+        ("parent of a wildcard", &["-servername", "test"][..]),
+        (
+            "nested under a wildcard",
+            &["-servername", "y.x.b.test"][..],
+        ),
+        ("no SNI", &["-noservername"][..]),
+    ] {
+        for version in ["-tls1_2", "-tls1_3"] {
+            let h = s_client(gw.addr, &[extra, &[version]].concat()).await;
+            assert!(!h.ok, "{what} {version} accepted:\n{}", h.output);
+            assert!(
+                h.output.contains("unrecognized name") || h.output.contains("alert number 112"),
+                "{what} {version}: not an unrecognized_name alert:\n{}",
+                h.output
+            );
+        }
+    }
+    // Counted for the listener.
+    let admin = gw.admin.expect("admin listener");
+    let metrics = get(&format!("http://{admin}/metrics"), &[]).await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains(
+            "gatehouse_connections_refused_total{listener=\"tls\",reason=\"unrecognized_name\"} 8"
+        ),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_versions() {
     let Some((dir, echo)) = setup().await else {
         return;

@@ -145,7 +145,12 @@ fn listener(cx: &mut Ctx, node: &Node, path: &str) -> Option<Listener> {
 }
 
 fn listener_tls(cx: &mut Ctx, node: &Node, path: &str) -> Option<ListenerTls> {
-    let keys = ["certificates", "min_version", "client_certificates"];
+    let keys = [
+        "certificates",
+        "min_version",
+        "client_certificates",
+        "strict_sni",
+    ];
     let obj = Obj::new(cx, node, path, &keys)?;
     let certificates = obj.req(cx, "certificates").and_then(|n| {
         let p = obj.at("certificates");
@@ -183,10 +188,15 @@ fn listener_tls(cx: &mut Ctx, node: &Node, path: &str) -> Option<ListenerTls> {
         }
         None => Some(None),
     };
+    let strict_sni = match obj.get("strict_sni") {
+        Some(n) => boolean(cx, n, &obj.at("strict_sni")),
+        None => Some(false),
+    };
     Some(ListenerTls {
         certificates: certificates?,
         min_version: min_version?,
         client_certificates: client_certificates?,
+        strict_sni: strict_sni?,
     })
 }
 
@@ -220,6 +230,9 @@ fn limits(cx: &mut Ctx, node: &Node, path: &str) -> Option<ListenerLimits> {
         "max_connections",
         "http2_max_concurrent_streams",
         "tls_handshake_timeout",
+        "max_connections_per_ip",
+        "body_read_timeout",
+        "http2_control_frame_budget",
     ];
     let obj = Obj::new(cx, node, path, &keys)?;
     let mut l = ListenerLimits::default();
@@ -245,6 +258,7 @@ fn limits(cx: &mut Ctx, node: &Node, path: &str) -> Option<ListenerLimits> {
         ("header_read_timeout", &mut l.header_read_timeout),
         ("idle_timeout", &mut l.idle_timeout),
         ("tls_handshake_timeout", &mut l.tls_handshake_timeout),
+        ("body_read_timeout", &mut l.body_read_timeout),
     ] {
         if let Some(n) = obj.get(key) {
             ok &= set(slot, duration(cx, n, &obj.at(key)));
@@ -259,6 +273,14 @@ fn limits(cx: &mut Ctx, node: &Node, path: &str) -> Option<ListenerLimits> {
     if let Some(n) = obj.get("http2_max_concurrent_streams") {
         let p = obj.at("http2_max_concurrent_streams");
         ok &= set(&mut l.http2_max_concurrent_streams, u32_min(cx, n, &p, 1));
+    }
+    if let Some(n) = obj.get("max_connections_per_ip") {
+        let p = obj.at("max_connections_per_ip");
+        ok &= set(&mut l.max_connections_per_ip, usize_min(cx, n, &p, 0));
+    }
+    if let Some(n) = obj.get("http2_control_frame_budget") {
+        let p = obj.at("http2_control_frame_budget");
+        ok &= set(&mut l.http2_control_frame_budget, u32_min(cx, n, &p, 0));
     }
     ok.then_some(l)
 }

@@ -24,6 +24,14 @@ impl Collector for ListenerMetrics {
             &labels,
             self.in_flight.get() as f64,
         );
+        for (why, count) in super::Refusal::ALL.iter().zip(&self.refused) {
+            out.counter(
+                "gatehouse_connections_refused",
+                "Client connections refused or cut by a listener limit, by reason.",
+                &[("listener", &*self.name), ("reason", why.label())],
+                count.get(),
+            );
+        }
     }
 }
 

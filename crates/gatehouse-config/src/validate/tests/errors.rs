@@ -212,6 +212,37 @@ fn invalid_listener_values() {
 }
 
 #[test]
+fn invalid_listener_abuse_limits() {
+    let limits = |l: &str| {
+        format!("listeners:\n  - name: b\n    address: 127.0.0.1:2\n    limits: {{ {l} }}\n")
+    };
+    let d = one_error(
+        &limits("max_connections_per_ip: -1"),
+        4,
+        39,
+        "listeners[0].limits.max_connections_per_ip",
+    );
+    assert!(d.message.contains("out of range"), "{d}");
+    let d = one_error(
+        &limits("body_read_timeout: 30"),
+        4,
+        34,
+        "listeners[0].limits.body_read_timeout",
+    );
+    assert!(d.message.contains("needs a unit"), "{d}");
+    let d = one_error(
+        &limits("http2_control_frame_budget: lots"),
+        4,
+        43,
+        "listeners[0].limits.http2_control_frame_budget",
+    );
+    assert!(d.message.contains("integer"), "{d}");
+    let text = "listeners:\n  - name: b\n    address: 127.0.0.1:2\n    tls: { certificates: [{ cert: a, key: b }], strict_sni: yes }\n";
+    let d = one_error(text, 4, 61, "listeners[0].tls.strict_sni");
+    assert!(d.message.contains("`true` or `false`"), "{d}");
+}
+
+#[test]
 fn unknown_plugin_name() {
     let d = one_error(
         &with_base("plugins:\n  - reqest_id: {}\n"),

@@ -17,7 +17,8 @@ listeners:
     tls:
       certificates: [{ cert: certs/api.pem, key: /abs/api.key, server_names: [API.example.com] }]
       min_version: 1.3
-    limits: { max_header_bytes: 64KiB, max_headers: 50, max_body_bytes: 1MB, header_read_timeout: 5s, idle_timeout: 250ms, max_connections: 10, http2_max_concurrent_streams: 7, tls_handshake_timeout: 1h }
+      strict_sni: true
+    limits: { max_header_bytes: 64KiB, max_headers: 50, max_body_bytes: 1MB, header_read_timeout: 5s, idle_timeout: 250ms, max_connections: 10, http2_max_concurrent_streams: 7, tls_handshake_timeout: 1h, max_connections_per_ip: 0, body_read_timeout: 2s, http2_control_frame_budget: 50 }
 admin: { address: 0.0.0.0:9901, token: "s3cret" }
 upstreams:
   users:
@@ -100,6 +101,7 @@ fn full_config_round_trips_to_the_model() {
                 }],
                 min_version: TlsVersion::Tls13,
                 client_certificates: None,
+                strict_sni: true,
             }),
             limits: ListenerLimits {
                 max_header_bytes: 64 * 1024,
@@ -110,6 +112,9 @@ fn full_config_round_trips_to_the_model() {
                 max_connections: 10,
                 http2_max_concurrent_streams: 7,
                 tls_handshake_timeout: Duration::from_secs(3600),
+                max_connections_per_ip: 0,
+                body_read_timeout: Duration::from_secs(2),
+                http2_control_frame_budget: 50,
             },
         }]
     );
