@@ -338,7 +338,7 @@ $GH_STORE
 listeners:
   - name: bench
     address: 127.0.0.1:$GH_PORT
-    limits: { max_connections: 20000 }
+    limits: { max_connections: 20000, max_connections_per_ip: 0 }
 admin: { address: 127.0.0.1:$GH_ADMIN_PORT }
 upstreams:
   origin:
@@ -375,7 +375,7 @@ server: { worker_threads: 1, watch: false }
 listeners:
   - name: bench
     address: 127.0.0.1:$port
-    limits: { max_connections: 20000 }
+    limits: { max_connections: 20000, max_connections_per_ip: 0 }
 admin: { address: 127.0.0.1:$admin }
 upstreams:
   origin:

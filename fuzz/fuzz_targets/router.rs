@@ -24,6 +24,7 @@ fn route(name: &str, hosts: Vec<HostMatch>, path: PathMatch, rewrite: Option<Rew
         priority: 0,
         rewrite,
         preserve_host: true,
+        websocket: false,
         plugins: Vec::new(),
         auth: None,
     }

@@ -89,6 +89,28 @@ pub struct Server {
     /// `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override` (`server.method_override`).
     /// Default [`MethodOverride::Strip`].
     pub method_override: MethodOverride,
+    /// Caps on request-body bytes the gateway holds in memory (`server.request_buffers`).
+    pub request_buffers: RequestBuffers,
+}
+
+/// Caps on request-body bytes held in memory at once (retry replay buffers): past either cap a
+/// request body is streamed instead (sent once, not retried), so clients that open many bodies and
+/// never finish them cannot grow the gateway's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestBuffers {
+    /// Over all connections. Default 64 MiB.
+    pub total: u64,
+    /// On one client connection (all its HTTP/2 streams together). Default 1 MiB.
+    pub per_connection: u64,
+}
+
+impl Default for RequestBuffers {
+    fn default() -> Self {
+        RequestBuffers {
+            total: 64 * 1024 * 1024,
+            per_connection: 1024 * 1024,
+        }
+    }
 }
 
 /// What the gateway does with method-override headers (`X-HTTP-Method-Override`, `X-HTTP-Method`,
@@ -115,6 +137,7 @@ impl Default for Server {
             load_shedding: LoadShedding::default(),
             paths: PathPolicy::default(),
             method_override: MethodOverride::Strip,
+            request_buffers: RequestBuffers::default(),
         }
     }
 }
@@ -434,6 +457,10 @@ pub struct Route {
     pub rewrite: Option<Rewrite>,
     /// Send the client's `Host` to the upstream (default true); false = the target address.
     pub preserve_host: bool,
+    /// Let a WebSocket handshake (`Upgrade: websocket` on a GET) through and tunnel the connection
+    /// once the upstream answers 101 (default false: upgrade headers are stripped and the request
+    /// is proxied as plain HTTP). No other upgrade, `h2c` included, is ever forwarded.
+    pub websocket: bool,
     /// Per-route plugins; same name as a global plugin = override of its settings for this route.
     pub plugins: Vec<PluginSpec>,
     /// How the route's authentication plugins combine; `None` = `any_of`, no anonymous access.

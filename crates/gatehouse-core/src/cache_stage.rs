@@ -109,9 +109,9 @@ pub(crate) fn refresh(
     bg.identity = cx.identity.clone();
     bg.tls = cx.tls.clone();
     bg.client_cert = cx.client_cert.clone();
-    let (upstream_path, host_header, body_limit) = (
+    let (upstream_path, authority, body_limit) = (
         call.upstream_path.to_owned(),
-        call.host_header,
+        call.authority,
         call.body_limit,
     );
     tokio::spawn(async move {
@@ -122,7 +122,7 @@ pub(crate) fn refresh(
             entry,
             chain: &entry.chain,
             upstream_path: &upstream_path,
-            host_header,
+            authority,
             body_limit,
         };
         let Ok(Answer::Upstream { mut response, .. }) =

@@ -15,10 +15,13 @@ pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-h
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+static HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 
-/// Hop-by-hop headers of RFC 9110 §7.6.1 (plus the non-standard `Keep-Alive`/`Proxy-Connection`).
-fn hop_by_hop() -> [&'static HeaderName; 9] {
+/// Hop-by-hop headers of RFC 9110 §7.6.1 (plus the non-standard `Keep-Alive`/`Proxy-Connection`
+/// and the `HTTP2-Settings` of an `h2c` upgrade, removed even when `Connection` does not name it).
+fn hop_by_hop() -> [&'static HeaderName; 10] {
     [
+        &HTTP2_SETTINGS,
         &header::CONNECTION,
         &KEEP_ALIVE,
         &PROXY_CONNECTION,
@@ -190,17 +193,38 @@ impl ViaValues {
     }
 }
 
-/// Whether a request asks for a protocol upgrade (WebSocket) on HTTP/1.1.
-pub fn wants_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
+/// Checks a request's `Transfer-Encoding`: absent, or exactly one `chunked` coding over all its
+/// lines (RFC 9112 §6.1: chunked is applied at most once and last). Anything else — `chunked,
+/// chunked`, two `Transfer-Encoding: chunked` lines, `gzip, chunked`, an empty or unknown coding —
+/// is refused: the gateway would decode one framing and forward another.
+pub fn check_transfer_encoding(headers: &HeaderMap) -> Result<(), &'static str> {
+    match gatehouse_upstream::chunked_codings(headers) {
+        None => Err("unsupported Transfer-Encoding"),
+        Some(n) if n > 1 => Err("chunked applied more than once"),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Whether a request is a WebSocket opening handshake (RFC 6455 §4.1): a GET whose `Upgrade` is
+/// exactly `websocket` (one header, one token) and whose `Connection` lists `upgrade`. Anything
+/// else that asks to upgrade — `h2c`, `websocket, h2c`, two `Upgrade` headers — is not, and is
+/// never tunnelled.
+pub fn is_websocket_handshake(method: &http::Method, headers: &HeaderMap) -> bool {
+    method == http::Method::GET
+        && upgrade_is_websocket(headers)
         && headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.to_str()
-                .map(|s| {
-                    s.split(',')
-                        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-                })
-                .unwrap_or(false)
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
         })
+}
+
+/// Whether the message has exactly one `Upgrade` header, naming only `websocket`.
+pub fn upgrade_is_websocket(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(header::UPGRADE).iter();
+    let first = values.next();
+    values.next().is_none()
+        && first.is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket"))
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     reload_lock: std::sync::Mutex<()>,
     started: Instant,
     metrics: Arc<Registry>,
+    /// Request-body bytes held in memory by all connections (`server.request_buffers.total`).
+    pub(crate) body_bytes: Arc<crate::upstream_call::budget::Held>,
 }
 
 /// A running gateway. Cheap to clone.
@@ -44,6 +46,7 @@ impl Gateway {
             reload_lock: std::sync::Mutex::new(()),
             started: Instant::now(),
             metrics,
+            body_bytes: Arc::default(),
         });
         let mut bound = Vec::with_capacity(listeners.len());
         let mut addrs = Vec::with_capacity(listeners.len());

@@ -8,6 +8,7 @@
 //! ```
 
 mod access_log;
+mod authority;
 mod body;
 mod cache_stage;
 mod error;

@@ -28,6 +28,11 @@ pub mod framing;
 pub mod h2_watch;
 mod per_ip;
 
+/// The HTTP/2 flow-control window of each request stream we grant clients.
+const HTTP2_STREAM_WINDOW: u32 = 256 * 1024;
+/// The HTTP/2 flow-control window of each client connection, all streams together.
+const HTTP2_CONNECTION_WINDOW: u32 = 1024 * 1024;
+
 /// Everything a connection needs from its listener.
 pub(crate) struct ListenerCtx {
     pub(crate) name: Arc<str>,
@@ -69,6 +74,8 @@ pub(crate) struct Activity {
     base: Option<Instant>,
     /// What the HTTP/1 framing scanner found on this connection.
     pub(crate) framing: framing::Flags,
+    /// Request-body bytes held in memory for this connection's requests (`server.request_buffers`).
+    pub(crate) body_bytes: Arc<crate::upstream_call::budget::Held>,
 }
 
 impl Activity {
@@ -140,6 +147,10 @@ pub(crate) async fn bind(listener: &Listener, shared: Arc<Shared>) -> Result<Bou
     builder
         .http2()
         .timer(TokioTimer::new())
+        // Unread request data a client may push is bounded by these windows (hyper replenishes
+        // them only as the pipeline reads): 256 KiB per stream, 1 MiB per connection.
+        .initial_stream_window_size(HTTP2_STREAM_WINDOW)
+        .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
         .max_concurrent_streams(limits.http2_max_concurrent_streams)
         .max_header_list_size(
             u32::try_from(limits.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX),

@@ -99,8 +99,10 @@ pub(crate) async fn handle(
     let snapshot = conn.listener.shared.snapshot.load_full();
     let mut meter = crate::metrics::Meter::begin(&conn.listener.metrics, &snapshot.meters);
     let http1 = req.version() < Version::HTTP_2;
+    // Only a WebSocket handshake may become a tunnel, and only on a route that allows it
+    // (`forward`); any other upgrade (`h2c` included) is stripped and proxied as plain HTTP.
     let on_upgrade = (req.version() == Version::HTTP_11
-        && forwarding::wants_upgrade(req.headers()))
+        && forwarding::is_websocket_handshake(req.method(), req.headers()))
     .then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let trusted = &snapshot.config.server.trusted_proxies;
@@ -199,6 +201,19 @@ async fn pipeline(
             )),
         );
     }
+    if let Err(refusal) = forwarding::check_transfer_encoding(&parts.headers) {
+        conn.activity.framing.refuse_connection();
+        parts.uri.path().clone_into(log_path);
+        return (global, Err(Error::BadRequest(refusal)));
+    }
+    // One authority for routing, authorization, `Host` and `X-Forwarded-Host`.
+    let authority = match crate::authority::request_authority(&parts) {
+        Ok(authority) => authority,
+        Err(refusal) => {
+            parts.uri.path().clone_into(log_path);
+            return (global, Err(Error::BadRequest(refusal)));
+        }
+    };
     // Before routing: with `server.method_override: honor` the overridden method is what routes
     // match on, plugins see and the upstream gets; the override headers are stripped either way.
     if let Err(reason) = snapshot.identity.override_method(&mut parts) {
@@ -221,14 +236,11 @@ async fn pipeline(
         Ok(Flow::Respond(r)) => return (global, Ok(Proxied::local(r))),
         Err(e) => return (global, Err(e.into())),
     }
-    let host_header = parts.headers.get(header::HOST).cloned();
     let routed = {
-        let host = parts.uri.host().map(host_of).or_else(|| {
-            host_header
-                .as_ref()
-                .and_then(|h| h.to_str().ok())
-                .map(host_of)
-        });
+        let host = authority
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .map(host_of);
         snapshot
             .routes
             .find(&RouteRequest {
@@ -258,7 +270,7 @@ async fn pipeline(
         entry,
         &chain,
         &upstream_path,
-        host_header,
+        authority,
     )
     .await;
     (chain, result)
@@ -276,7 +288,7 @@ async fn forward(
     entry: &crate::snapshot::RouteEntry,
     chain: &Chain,
     upstream_path: &str,
-    host_header: Option<HeaderValue>,
+    authority: Option<HeaderValue>,
 ) -> Result<Proxied, Error> {
     if let Flow::Respond(r) = chain.on_access(cx, &mut parts).await? {
         return Ok(Proxied::local(r));
@@ -295,6 +307,7 @@ async fn forward(
         return Err(Error::BodyTooLarge);
     }
 
+    let on_upgrade = on_upgrade.filter(|_| entry.websocket);
     let upgrade = on_upgrade.is_some();
     forwarding::strip_hop_by_hop(&mut parts.headers, true, upgrade);
     // After hop-by-hop removal, so that `Connection: x-user-id` cannot remove what we set.
@@ -307,7 +320,7 @@ async fn forward(
         entry,
         chain,
         upstream_path,
-        host_header,
+        authority,
         body_limit: limit,
     };
     if let Some(stale) = stale {
@@ -325,12 +338,19 @@ async fn forward(
             }) => (response, target, Some(latency)),
         };
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(downstream) = on_upgrade {
-            // What follows on the client connection is no longer HTTP/1.
-            conn.activity.framing.stop_scanning();
-            let upstream = hyper::upgrade::on(&mut response);
-            tokio::spawn(tunnel(downstream, upstream, cx.request_id.clone()));
-        }
+        // A tunnel only for the WebSocket handshake we forwarded, and only to WebSocket: a 101
+        // to anything else would turn the client connection into a raw pipe past the pipeline.
+        let switched_to_websocket = forwarding::upgrade_is_websocket(response.headers());
+        let Some(downstream) = on_upgrade.filter(|_| switched_to_websocket) else {
+            return Err(Error::Upstream(gatehouse_upstream::UpstreamError::Other {
+                target: target.address().to_owned(),
+                source: "unexpected 101 Switching Protocols".into(),
+            }));
+        };
+        // What follows on the client connection is no longer HTTP/1.
+        conn.activity.framing.stop_scanning();
+        let upstream = hyper::upgrade::on(&mut response);
+        tokio::spawn(tunnel(downstream, upstream, cx.request_id.clone()));
     } else {
         forwarding::strip_hop_by_hop(response.headers_mut(), false, false);
     }

@@ -4,7 +4,8 @@
 //! Load shedding is checked first thing for every proxied request (admin endpoints run on their
 //! own listener and are never shed): more requests in flight than `max_in_flight`, or a process
 //! resident set above `max_memory` (sampled from `/proc/self/statm` every 100 ms by a background
-//! task, never per request), answers 503 with `Retry-After` at once. Bulkhead slots are taken
+//! task, never per request, less what the allocator kept while idle: see `memory`), answers 503
+//! with `Retry-After` at once. Bulkhead slots are taken
 //! after routing, before a target is picked. Every guard lives in the request's context
 //! extensions, so it is held until the response body is finished.
 
@@ -89,7 +90,7 @@ impl Shed {
         let counts = previous.map_or_else(Default::default, |p| p.counts.clone());
         let memory = match max_memory {
             Some(_) => Some(
-                memory::Sampler::start()
+                memory::Sampler::start(counts.clone())
                     .map_err(|e| Error::Build(format!("server.load_shedding.max_memory: {e}")))?,
             ),
             None => None,
@@ -113,12 +114,13 @@ impl Shed {
     /// Counts the request in flight (until its context is dropped) or sheds it: 503 with
     /// `Retry-After`. Free when load shedding is off.
     pub(crate) fn admit(&self, cx: &mut RequestContext) -> Result<(), Error> {
-        let Some(max) = self.max_in_flight else {
-            return self.check_memory();
-        };
+        if self.max_in_flight.is_none() && self.max_memory.is_none() {
+            return Ok(());
+        }
+        // Counted for the memory sampler too (it needs to know when nothing is in flight).
         let now = self.counts.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
         let guard = InFlight(self.counts.clone());
-        if now > max {
+        if self.max_in_flight.is_some_and(|max| now > max) {
             self.counts.shed_in_flight.fetch_add(1, Ordering::Relaxed);
             return Err(self.refuse("in_flight"));
         }

@@ -22,6 +22,8 @@ pub(crate) struct RouteEntry {
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) chain: Arc<Chain>,
     pub(crate) preserve_host: bool,
+    /// Whether WebSocket upgrades may tunnel (`websocket: true`).
+    pub(crate) websocket: bool,
     /// The route's bulkhead (`bulkhead:`), if any.
     pub(crate) bulkhead: Option<Arc<gatehouse_upstream::Bulkhead>>,
     /// Timeouts and retries towards the route's cluster.
@@ -154,6 +156,7 @@ impl Snapshot {
                     &build_cx,
                 )?),
                 preserve_host: route.preserve_host,
+                websocket: route.websocket,
                 bulkhead: crate::shed::route_bulkhead(route, previous),
                 mirror: mirrors.route(entries.len()),
                 metrics: meters.entry(index),

@@ -7,6 +7,7 @@
 //! plane's [`Error`].
 
 mod body;
+pub(crate) mod budget;
 mod idle_body;
 mod metrics;
 mod policy;
@@ -51,8 +52,8 @@ pub(crate) struct Call<'a> {
     pub(crate) chain: &'a Chain,
     /// The path to send upstream (after the route's rewrite).
     pub(crate) upstream_path: &'a str,
-    /// The client's `Host` header, if any.
-    pub(crate) host_header: Option<HeaderValue>,
+    /// The request's authority ([`crate::authority`]): `:authority` or `Host`, checked to agree.
+    pub(crate) authority: Option<HeaderValue>,
     /// The maximum request body size in bytes.
     pub(crate) body_limit: u64,
 }
@@ -126,7 +127,7 @@ pub(crate) async fn call(
         entry,
         chain,
         upstream_path,
-        host_header,
+        authority: client_host,
         body_limit,
     } = call;
     crate::shed::bulkheads(entry, cx).await?;
@@ -135,11 +136,6 @@ pub(crate) async fn call(
     let target = entry.cluster.try_select(&parts, cx.client_ip)?;
     let trusted_peer =
         forwarding::is_trusted(conn.peer.ip(), &snapshot.config.server.trusted_proxies);
-    let authority_host = parts
-        .uri
-        .authority()
-        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
-    let client_host = host_header.or(authority_host);
     forwarding::set_forwarded(
         &mut parts.headers,
         conn.peer.ip(),
@@ -192,14 +188,22 @@ pub(crate) async fn call(
     let retryable =
         (policy.retry.as_ref()).filter(|r| is_retryable_request(r, &parts.method, &parts.headers));
     let body = match retryable {
-        Some(retry) => match body::buffer(limited, retry.buffer_body).await {
-            Ok(body) => body,
-            Err(_) => {
-                return Err(flags
-                    .client_error()
-                    .unwrap_or(Error::BadRequest("malformed request body")));
+        Some(retry) => {
+            match body::buffer(limited, retry.buffer_body, body_hold(snapshot, conn)).await {
+                Ok(body::Buffered::Body(body)) => body,
+                Ok(body::Buffered::OverBudget) => {
+                    return Err(Error::Overloaded {
+                        reason: "request_buffers",
+                        retry_after: Duration::from_secs(1),
+                    });
+                }
+                Err(_) => {
+                    return Err(flags
+                        .client_error()
+                        .unwrap_or(Error::BadRequest("malformed request body")));
+                }
             }
-        },
+        }
         None => RequestBody::Streamed(Some(limited)),
     };
     let tries = tries::Tries {
@@ -209,4 +213,13 @@ pub(crate) async fn call(
         flags: &flags,
     };
     tries.run(cx, parts, body, target).await
+}
+
+/// An empty hold on the gateway's and the connection's request-body budget.
+fn body_hold(snapshot: &Snapshot, conn: &ConnCtx) -> budget::Hold {
+    budget::Hold::new(
+        conn.listener.shared.body_bytes.clone(),
+        conn.activity.body_bytes.clone(),
+        snapshot.config.server.request_buffers,
+    )
 }

@@ -43,6 +43,7 @@ fn routes(n: usize) -> Vec<Route> {
                 priority: 0,
                 rewrite: None,
                 preserve_host: true,
+                websocket: false,
                 plugins: Vec::new(),
                 auth: None,
                 resilience: Default::default(),

@@ -267,9 +267,26 @@ impl Cluster {
             UpstreamProtocol::Http1 => Version::HTTP_11,
             UpstreamProtocol::Http2 => Version::HTTP_2,
         };
+        // HTTP/1: keep a handle on the connection, to poison it if the response's framing is
+        // ambiguous (the pool then never hands it out again).
+        let connection = (self.config.protocol == UpstreamProtocol::Http1)
+            .then(|| hyper_util::client::legacy::connect::capture_connection(&mut req));
         let result = tokio::time::timeout(timeout, self.client.request(req)).await;
         match result {
             Ok(Ok(response)) => {
+                if let Some(problem) = ambiguous_framing(&response) {
+                    if let Some(connected) = connection.as_ref().map(|c| c.connection_metadata())
+                        && let Some(connected) = connected.as_ref()
+                    {
+                        connected.poison();
+                    }
+                    drop(response);
+                    self.record(target, false);
+                    return Err(Error::Other {
+                        target: state.address.clone(),
+                        source: problem.into(),
+                    });
+                }
                 self.record(target, !response.status().is_server_error());
                 Ok(response)
             }
@@ -432,4 +449,36 @@ impl TargetSet for Usable<'_> {
     fn in_flight(&self, index: usize) -> u64 {
         self.targets.get(index).map_or(0, |t| t.in_flight())
     }
+}
+
+/// Why an HTTP/1 response's framing cannot be trusted, if it cannot: both `Content-Length` and
+/// `Transfer-Encoding` (RFC 9112 §6.3: a sign of smuggling; the response is refused and its
+/// connection closed), or a `Transfer-Encoding` other than exactly one `chunked` (hyper would read
+/// it to the end of the connection and the coding would be lost on the way to the client).
+fn ambiguous_framing<B>(response: &Response<B>) -> Option<&'static str> {
+    let headers = response.headers();
+    match chunked_codings(headers) {
+        None => Some("upstream response with an unsupported Transfer-Encoding"),
+        Some(n) if n > 1 => Some("upstream response with chunked applied more than once"),
+        Some(1) if headers.contains_key(http::header::CONTENT_LENGTH) => {
+            Some("upstream response with both Content-Length and Transfer-Encoding")
+        }
+        Some(_) => None,
+    }
+}
+
+/// How many `chunked` codings a message's `Transfer-Encoding` lines list together; `None` when any
+/// coding is not `chunked` (or is empty). A message is well framed by `Transfer-Encoding` only
+/// with exactly one (RFC 9112 §6.1); the gateway decodes nothing else.
+pub fn chunked_codings(headers: &http::HeaderMap) -> Option<usize> {
+    let mut codings = 0;
+    for value in headers.get_all(http::header::TRANSFER_ENCODING) {
+        for token in value.as_bytes().split(|&b| b == b',') {
+            if !token.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return None;
+            }
+            codings += 1;
+        }
+    }
+    Some(codings)
 }

@@ -28,7 +28,7 @@ pub mod stream;
 
 pub use breaker::{CircuitState, CircuitStatus, Unavailable};
 pub use bulkhead::{Bulkhead, BulkheadFull, BulkheadPermit};
-pub use cluster::{Cluster, Selected, TargetStatus};
+pub use cluster::{Cluster, Selected, TargetStatus, chunked_codings};
 pub use error::{Error, UpstreamError};
 pub use stream::MaybeTlsStream;
 

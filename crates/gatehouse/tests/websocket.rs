@@ -10,8 +10,7 @@ use tokio::net::TcpStream;
 
 const T: Duration = Duration::from_secs(10);
 
-const ROUTES: &str =
-    "routes:\n  - name: all\n    match: { path: { prefix: / } }\n    upstream: backend\n";
+const ROUTES: &str = "routes:\n  - name: all\n    match: { path: { prefix: / } }\n    upstream: backend\n    websocket: true\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_echoes_through_the_gateway() {

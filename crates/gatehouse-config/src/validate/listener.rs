@@ -10,7 +10,8 @@ use super::scalar::{
 use super::walk::{Obj, list};
 use crate::file::Node;
 use crate::model::{
-    Admin, Certificate, Listener, ListenerLimits, ListenerTls, MethodOverride, Server, TlsVersion,
+    Admin, Certificate, Listener, ListenerLimits, ListenerTls, MethodOverride, RequestBuffers,
+    Server, TlsVersion,
 };
 
 /// Default admin address.
@@ -27,6 +28,7 @@ pub(crate) fn server(cx: &mut Ctx, node: &Node, path: &str) -> Option<Server> {
         "load_shedding",
         "paths",
         "method_override",
+        "request_buffers",
     ];
     let obj = Obj::new(cx, node, path, &keys)?;
     let mut server = Server::default();
@@ -86,7 +88,34 @@ pub(crate) fn server(cx: &mut Ctx, node: &Node, path: &str) -> Option<Server> {
         let mode = super::scalar::choice(cx, n, &obj.at("method_override"), &choices);
         ok &= set(&mut server.method_override, mode);
     }
+    if let Some(n) = obj.get("request_buffers") {
+        let buffers = request_buffers(cx, n, &obj.at("request_buffers"));
+        ok &= set(&mut server.request_buffers, buffers);
+    }
     ok.then_some(server)
+}
+
+/// `server.request_buffers: { total, per_connection }`: byte sizes, each above 0.
+fn request_buffers(cx: &mut Ctx, node: &Node, path: &str) -> Option<RequestBuffers> {
+    let obj = Obj::new(cx, node, path, &["total", "per_connection"])?;
+    let mut buffers = RequestBuffers::default();
+    let mut ok = true;
+    for (key, slot) in [
+        ("total", &mut buffers.total),
+        ("per_connection", &mut buffers.per_connection),
+    ] {
+        if let Some(n) = obj.get(key) {
+            let p = obj.at(key);
+            match size(cx, n, &p) {
+                Some(0) => {
+                    cx.error_hint(n, &p, format!("`{key}` must be above 0"), "e.g. `1MiB`");
+                    ok = false;
+                }
+                v => ok &= set(slot, v),
+            }
+        }
+    }
+    ok.then_some(buffers)
 }
 
 /// Stores `value` in `slot` when present; returns whether it was.

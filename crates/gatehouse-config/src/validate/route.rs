@@ -20,6 +20,7 @@ const KEYS: &[&str] = &[
     "priority",
     "rewrite",
     "preserve_host",
+    "websocket",
     "plugins",
     "auth",
     "access_log",
@@ -71,6 +72,10 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         Some(n) => boolean(cx, n, &obj.at("preserve_host")),
         None => Some(true),
     };
+    let websocket = match obj.get("websocket") {
+        Some(n) => boolean(cx, n, &obj.at("websocket")),
+        None => Some(false),
+    };
     super::observe::route_access_log(cx, &obj, name.as_deref());
     let plugins = match obj.get("plugins") {
         Some(n) => plugins(cx, n, &obj.at("plugins")),
@@ -99,6 +104,7 @@ fn route(cx: &mut Ctx, node: &Node, path: &str) -> Option<Route> {
         priority: priority?,
         rewrite: rewrite?,
         preserve_host: preserve_host?,
+        websocket: websocket?,
         plugins,
         auth: auth?,
         resilience: crate::model::RouteResilience {

@@ -89,3 +89,65 @@ fn mapped_ipv6_is_ipv4() {
     let ip: IpAddr = "::ffff:1.2.3.4".parse().unwrap();
     assert_eq!(canonical(ip), "1.2.3.4".parse::<IpAddr>().unwrap());
 }
+
+#[test]
+fn only_a_plain_websocket_get_is_a_handshake() {
+    let ws = map(&[
+        ("connection", "keep-alive, Upgrade"),
+        ("upgrade", "WebSocket"),
+    ]);
+    assert!(is_websocket_handshake(&http::Method::GET, &ws));
+    assert!(!is_websocket_handshake(&http::Method::POST, &ws));
+    for (connection, upgrade) in [
+        ("upgrade", "h2c"),
+        ("upgrade, http2-settings", "h2c"),
+        ("upgrade", "websocket, h2c"),
+        ("upgrade", "h2c, websocket"),
+        ("upgrade", ""),
+        ("keep-alive", "websocket"),
+    ] {
+        let h = map(&[("connection", connection), ("upgrade", upgrade)]);
+        assert!(
+            !is_websocket_handshake(&http::Method::GET, &h),
+            "{connection} / {upgrade}"
+        );
+    }
+    let twice = map(&[
+        ("connection", "upgrade"),
+        ("upgrade", "websocket"),
+        ("upgrade", "h2c"),
+    ]);
+    assert!(!is_websocket_handshake(&http::Method::GET, &twice));
+}
+
+#[test]
+fn http2_settings_is_always_hop_by_hop() {
+    let mut h = map(&[
+        ("upgrade", "h2c"),
+        ("http2-settings", "AAMAAABkAAQAAP__"),
+        ("x-kept", "yes"),
+    ]);
+    strip_hop_by_hop(&mut h, true, false);
+    assert_eq!(h.len(), 1, "{h:?}");
+}
+
+#[test]
+fn transfer_encoding_is_one_chunked_or_nothing() {
+    assert_eq!(check_transfer_encoding(&map(&[])), Ok(()));
+    assert_eq!(
+        check_transfer_encoding(&map(&[("transfer-encoding", " Chunked ")])),
+        Ok(())
+    );
+    for bad in [
+        &[("transfer-encoding", "chunked, chunked")][..],
+        &[
+            ("transfer-encoding", "chunked"),
+            ("transfer-encoding", "chunked"),
+        ],
+        &[("transfer-encoding", "gzip, chunked")],
+        &[("transfer-encoding", "chunked,")],
+        &[("transfer-encoding", "identity")],
+    ] {
+        assert!(check_transfer_encoding(&map(bad)).is_err(), "{bad:?}");
+    }
+}

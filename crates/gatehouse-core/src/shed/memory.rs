@@ -1,11 +1,20 @@
 //! The process's resident memory, sampled from `/proc/self/statm` every 100 ms by a background
-//! task (requests only read an atomic).
+//! task (requests only read an atomic), less what the allocator kept while the gateway was idle.
+//!
+//! glibc keeps memory freed by many threads in its arenas: after a burst (thousands of HTTP/2
+//! streams) the resident set stays up although the gateway holds nothing, and shedding on it alone
+//! refused every request long after the burst was gone. So each sample taken with no request in
+//! flight records the resident set as *quiescent*, and the figure compared with `max_memory` is
+//! the baseline (the first sample) plus the growth since the last quiescent sample: memory the
+//! gateway is using for the work in flight, not memory the allocator will hand out again.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
+
+use super::ShedCounts;
 
 /// How often the resident set is read.
 pub(super) const INTERVAL: Duration = Duration::from_millis(100);
@@ -17,22 +26,28 @@ pub(super) struct Sampler {
 }
 
 impl Sampler {
-    /// Takes a first sample now and starts the sampling task on the current runtime.
-    pub(super) fn start() -> Result<Sampler, &'static str> {
+    /// Takes a first sample now and starts the sampling task on the current runtime; `counts`
+    /// tells it when nothing is in flight.
+    pub(super) fn start(counts: Arc<ShedCounts>) -> Result<Sampler, &'static str> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| "memory sampling needs a running tokio runtime")?;
-        let bytes = Arc::new(AtomicU64::new(resident_bytes().unwrap_or(0)));
+        let baseline = resident_bytes().unwrap_or(0);
+        let bytes = Arc::new(AtomicU64::new(baseline));
         let weak = Arc::downgrade(&bytes);
         let task = runtime.spawn(async move {
             let mut tick = tokio::time::interval(INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut quiescent = baseline;
             loop {
                 tick.tick().await;
                 let Some(bytes) = weak.upgrade() else {
                     return;
                 };
                 if let Some(now) = resident_bytes() {
-                    bytes.store(now, Ordering::Relaxed);
+                    if counts.in_flight.load(Ordering::Acquire) == 0 {
+                        quiescent = now;
+                    }
+                    bytes.store(in_use(baseline, quiescent, now), Ordering::Relaxed);
                 }
             }
         });
@@ -42,7 +57,8 @@ impl Sampler {
         })
     }
 
-    /// The last sample in bytes (0 where `/proc` is unavailable: never shed for memory).
+    /// The memory in use by the last sample, in bytes: the baseline plus the growth since the last
+    /// quiescent sample (0 where `/proc` is unavailable: never shed for memory).
     pub(super) fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
@@ -52,6 +68,12 @@ impl Drop for Sampler {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Memory in use: `baseline` (the resident set when sampling started) plus what the resident set
+/// `now` has grown since the last sample with nothing in flight (`quiescent`).
+pub(super) fn in_use(baseline: u64, quiescent: u64, now: u64) -> u64 {
+    baseline.saturating_add(now.saturating_sub(quiescent))
 }
 
 /// Resident set size in bytes: `/proc/self/statm`'s second field times the page size.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::memory::{INTERVAL, Sampler, resident_bytes};
+use super::memory::{INTERVAL, Sampler, in_use, resident_bytes};
 use crate::Error;
 
 #[test]
@@ -14,7 +14,7 @@ fn resident_set_is_read_from_proc() {
 
 #[tokio::test]
 async fn sampler_has_a_first_sample_at_once_and_stops_when_dropped() {
-    let sampler = Sampler::start().expect("runtime");
+    let sampler = Sampler::start(Default::default()).expect("runtime");
     assert!(sampler.bytes() > 1 << 20);
     let task = sampler.task.clone();
     tokio::time::sleep(INTERVAL * 2).await;
@@ -26,7 +26,20 @@ async fn sampler_has_a_first_sample_at_once_and_stops_when_dropped() {
 
 #[test]
 fn sampler_needs_a_runtime() {
-    assert!(Sampler::start().is_err());
+    assert!(Sampler::start(Default::default()).is_err());
+}
+
+#[test]
+fn memory_kept_while_idle_is_not_in_use() {
+    const MIB: u64 = 1 << 20;
+    // Idle at 20 MiB; a burst took it to 90 MiB.
+    assert_eq!(in_use(20 * MIB, 20 * MIB, 90 * MIB), 90 * MIB);
+    // The burst is over and nothing is in flight: the 60 MiB glibc keeps are not in use.
+    assert_eq!(in_use(20 * MIB, 80 * MIB, 80 * MIB), 20 * MIB);
+    // New work grows it again from there.
+    assert_eq!(in_use(20 * MIB, 80 * MIB, 95 * MIB), 35 * MIB);
+    // The allocator gave memory back while busy.
+    assert_eq!(in_use(20 * MIB, 80 * MIB, 50 * MIB), 20 * MIB);
 }
 
 #[test]

@@ -7,7 +7,8 @@ use http::HeaderMap;
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 
-use super::body::{RequestBody, buffer};
+use super::body::{Buffered, RequestBody};
+use super::budget::{Held, Hold};
 use crate::body::{boxed, full};
 
 /// A streamed body of `chunks`, optionally ending with trailers, without a size hint.
@@ -31,7 +32,7 @@ async fn read_all(body: ProxyBody) -> (Bytes, Option<HeaderMap>) {
 
 #[tokio::test]
 async fn a_body_that_fits_is_buffered_and_replayed_whole() {
-    let mut body = buffer(chunked(&["ab", "cd", "ef"], false), 6)
+    let mut body = buffer(chunked(&["ab", "cd", "ef"], false), 6, hold(1024))
         .await
         .expect("buffer");
     assert!(body.is_replayable());
@@ -40,15 +41,64 @@ async fn a_body_that_fits_is_buffered_and_replayed_whole() {
     }
 }
 
+/// `body::buffer`, for a body that fits the budget.
+async fn buffer(body: ProxyBody, limit: u64, hold: Hold) -> Result<RequestBody, BoxError> {
+    match super::body::buffer(body, limit, hold).await? {
+        Buffered::Body(body) => Ok(body),
+        Buffered::OverBudget => panic!("over the memory budget"),
+    }
+}
+
+/// A hold on fresh counters with both caps at `cap` bytes.
+fn hold(cap: u64) -> Hold {
+    let caps = gatehouse_config::model::RequestBuffers {
+        total: cap,
+        per_connection: cap,
+    };
+    Hold::new(Default::default(), Default::default(), caps)
+}
+
+#[tokio::test]
+async fn a_body_beyond_the_memory_budget_is_refused_and_gives_back_its_bytes() {
+    let gateway = std::sync::Arc::new(Held::default());
+    let connection = std::sync::Arc::new(Held::default());
+    let caps = gatehouse_config::model::RequestBuffers {
+        total: 1024,
+        per_connection: 3,
+    };
+    let hold = Hold::new(gateway.clone(), connection.clone(), caps);
+    let over = super::body::buffer(chunked(&["ab", "cd", "ef"], false), 1024, hold).await;
+    assert!(matches!(over, Ok(Buffered::OverBudget)));
+    assert_eq!((gateway.get(), connection.get()), (0, 0));
+    // One that fits holds its bytes until it is dropped.
+    let hold = Hold::new(gateway.clone(), connection.clone(), caps);
+    let body = buffer(chunked(&["a", "b"], false), 1024, hold)
+        .await
+        .expect("buffer");
+    assert!(body.is_replayable());
+    assert_eq!((gateway.get(), connection.get()), (2, 2));
+    // Bodies over the retry buffer are streamed, whatever the budget.
+    let hold = Hold::new(gateway.clone(), connection.clone(), caps);
+    let mut streamed = buffer(chunked(&["0123", "4567"], false), 2, hold)
+        .await
+        .expect("buffer");
+    assert!(!streamed.is_replayable());
+    assert_eq!(read_all(streamed.next()).await.0, "01234567");
+    drop(body);
+    assert_eq!((gateway.get(), connection.get()), (0, 0));
+}
+
 #[tokio::test]
 async fn an_empty_body_is_replayable_without_reading() {
-    let body = buffer(full(Bytes::new()), 0).await.expect("buffer");
-    assert!(matches!(body, RequestBody::Buffered(ref b) if b.is_empty()));
+    let body = buffer(full(Bytes::new()), 0, hold(0))
+        .await
+        .expect("buffer");
+    assert!(matches!(body, RequestBody::Buffered { ref bytes, .. } if bytes.is_empty()));
 }
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_streamed_intact_once() {
-    let mut body = buffer(chunked(&["ab", "cd", "ef", "gh"], false), 3)
+    let mut body = buffer(chunked(&["ab", "cd", "ef", "gh"], false), 3, hold(1024))
         .await
         .expect("buffer");
     assert!(!body.is_replayable());
@@ -59,7 +109,7 @@ async fn a_body_over_the_limit_is_streamed_intact_once() {
 
 #[tokio::test]
 async fn a_declared_length_over_the_limit_is_streamed_without_buffering() {
-    let body = buffer(full(Bytes::from_static(b"0123456789")), 4)
+    let body = buffer(full(Bytes::from_static(b"0123456789")), 4, hold(1024))
         .await
         .expect("buffer");
     match body {
@@ -70,7 +120,9 @@ async fn a_declared_length_over_the_limit_is_streamed_without_buffering() {
 
 #[tokio::test]
 async fn trailers_make_a_body_streamed_and_are_kept() {
-    let mut body = buffer(chunked(&["ab"], true), 1024).await.expect("buffer");
+    let mut body = buffer(chunked(&["ab"], true), 1024, hold(1024))
+        .await
+        .expect("buffer");
     assert!(!body.is_replayable());
     let (data, trailers) = read_all(body.next()).await;
     assert_eq!(data, "ab");
@@ -88,7 +140,7 @@ async fn an_error_of_the_client_body_is_returned() {
         Err("client went away".into()),
     ];
     let body = boxed(StreamBody::new(futures_util::stream::iter(frames)));
-    assert!(buffer(body, 1024).await.is_err());
+    assert!(buffer(body, 1024, hold(1024)).await.is_err());
 }
 
 mod policy {

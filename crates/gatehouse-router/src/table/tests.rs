@@ -24,6 +24,7 @@ fn route(name: &str, path: Option<PathMatch>) -> Route {
         priority: 0,
         rewrite: None,
         preserve_host: true,
+        websocket: false,
         plugins: Vec::new(),
         auth: None,
         resilience: Default::default(),

@@ -369,3 +369,30 @@ fn plugin_entry_with_two_plugins() {
     );
     assert!(d.message.contains("exactly one plugin"));
 }
+
+#[test]
+fn invalid_request_buffers() {
+    let text = |b: &str| with_base(&format!("server:\n  request_buffers: {{ {b} }}\n"));
+    let d = one_error(&text("total: 0"), 8, 29, "server.request_buffers.total");
+    assert!(d.message.contains("above 0"), "{d}");
+    let d = one_error(
+        &text("per_connection: lots"),
+        8,
+        38,
+        "server.request_buffers.per_connection",
+    );
+    assert!(d.message.contains("size"), "{d}");
+    let d = one_error(
+        &text("per_conection: 1MiB"),
+        8,
+        22,
+        "server.request_buffers.per_conection",
+    );
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("per_connection"),
+        "{d}"
+    );
+}

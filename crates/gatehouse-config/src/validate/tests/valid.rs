@@ -10,7 +10,7 @@ use super::{BASE, ok};
 use crate::model::*;
 
 const FULL: &str = r#"
-server: { shutdown_timeout: 1m30s, trusted_proxies: [10.0.0.0/8, "::1/128", 192.168.1.7], via: edge, worker_threads: 2, watch: false }
+server: { shutdown_timeout: 1m30s, trusted_proxies: [10.0.0.0/8, "::1/128", 192.168.1.7], via: edge, worker_threads: 2, watch: false, request_buffers: { total: 8MiB, per_connection: 256KiB } }
 listeners:
   - name: public
     address: 0.0.0.0:8080
@@ -64,6 +64,13 @@ plugins:
     enabled: false
 "#;
 
+fn request_buffers() -> crate::model::RequestBuffers {
+    crate::model::RequestBuffers {
+        total: 8 * 1024 * 1024,
+        per_connection: 256 * 1024,
+    }
+}
+
 fn net(s: &str) -> IpNet {
     s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
 }
@@ -86,6 +93,7 @@ fn full_config_round_trips_to_the_model() {
             load_shedding: Default::default(),
             method_override: Default::default(),
             paths: Default::default(),
+            request_buffers: request_buffers(),
         }
     );
     assert_eq!(

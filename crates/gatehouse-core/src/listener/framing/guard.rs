@@ -25,6 +25,13 @@ impl Flags {
         self.conflict.load(Ordering::Acquire)
     }
 
+    /// The handler found a request whose framing it refuses (e.g. `Transfer-Encoding: chunked,
+    /// chunked`): like a conflict, the response closes the connection and no later request on it
+    /// is served.
+    pub(crate) fn refuse_connection(&self) {
+        self.conflict.store(true, Ordering::Release);
+    }
+
     /// The connection switched protocols: stop scanning what follows.
     pub(crate) fn stop_scanning(&self) {
         self.stop.store(true, Ordering::Release);
