@@ -58,18 +58,13 @@ impl RedisServer {
     }
 
     fn start(&mut self) {
-        let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &self.port.to_string()])
+        let child = redis_command("redis-server")
+            .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // Under libfaketime (the suite run with the clock moved ahead, see `.ci/run`) redis-server
-        // cannot start: its allocator recurses into the faked `clock_gettime`. It keeps the real
-        // clock; the tests choose periods that end in the future by both clocks.
-        if std::env::var("LD_PRELOAD").is_ok_and(|p| p.contains("faketime")) {
-            cmd.env_remove("LD_PRELOAD");
-        }
-        let child = cmd.spawn().expect("spawn redis-server");
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
         self.child = Some(child);
         let deadline = Instant::now() + READY_LIMIT;
         while !self.answers_ping() {
@@ -99,4 +94,16 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A command for one of Redis's programs (`redis-server`, `redis-cli`). Under libfaketime (the
+/// suite run with the clock moved ahead, see `.ci/run`) they hang: their allocator recurses into
+/// the faked `clock_gettime`. So they keep the real clock; the tests choose periods that end in
+/// the future by both clocks.
+pub fn redis_command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    if std::env::var("LD_PRELOAD").is_ok_and(|p| p.contains("faketime")) {
+        cmd.env_remove("LD_PRELOAD");
+    }
+    cmd
 }

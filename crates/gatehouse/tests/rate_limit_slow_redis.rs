@@ -3,7 +3,6 @@
 //! decision timeout (bounded generously: < 500 ms), the mode decides, and the circuit breaker
 //! then keeps every following request away from Redis (counted with `INFO commandstats`).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gatehouse_testkit::gateway::{TestGateway, get, within};
@@ -15,7 +14,7 @@ use gatehouse_testkit::yaml::PUBLIC_LISTENER_NO_ADMIN;
 const PAUSE: Duration = Duration::from_millis(1_500);
 
 fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
+    let out = gatehouse_testkit::redis::redis_command("redis-cli")
         .args(["-p", &redis.port().to_string()])
         .args(args)
         .output()
