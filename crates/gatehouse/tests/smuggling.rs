@@ -223,8 +223,9 @@ async fn http1_host_must_be_single_and_valid() {
 }
 
 /// An upstream that answers `101 Switching Protocols` (upgrade: the token it was asked for, or
-/// `upgrade_to`) to any request with an `Upgrade` header and then echoes raw bytes back; other
-/// requests get 200 with the request head as body. Counts connections; records every head.
+/// `upgrade_to`) to any request with an `Upgrade` header — or, with `upgrade_to` set, to every
+/// request — and then echoes raw bytes back; other requests get 200 with the request head as
+/// body. Counts connections; records every head.
 struct Switcher {
     addr: SocketAddr,
     connections: Arc<AtomicUsize>,
@@ -248,8 +249,11 @@ async fn spawn_switcher(upgrade_to: Option<&'static str>) -> Switcher {
                     };
                     h.lock().unwrap().push(head.clone());
                     let lower = head.to_ascii_lowercase();
-                    if let Some(line) = lower.lines().find(|l| l.starts_with("upgrade:")) {
-                        let asked = line["upgrade:".len()..].trim().to_owned();
+                    let asked = lower.lines().find(|l| l.starts_with("upgrade:"));
+                    if asked.is_some() || upgrade_to.is_some() {
+                        let asked = asked
+                            .map_or("", |l| l["upgrade:".len()..].trim())
+                            .to_owned();
                         let proto = upgrade_to.map_or(asked, str::to_owned);
                         let reply = format!(
                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: {proto}\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
@@ -380,6 +384,14 @@ async fn only_websocket_routes_tunnel_and_only_to_websocket() {
     let up = spawn_switcher(Some("h2c")).await;
     let gw = TestGateway::start(&switcher_config(up.addr, true)).await;
     let (one, two) = two_on_one(gw.addr, WS_HANDSHAKE, LOCKED).await;
+    assert_eq!(status_of(&one), 502, "{one}");
+    assert_eq!(status_of(&two), 401, "{two}");
+
+    // An upstream that switches protocols on a request that asked for nothing: 502, no tunnel.
+    let up = spawn_switcher(Some("websocket")).await;
+    let gw = TestGateway::start(&switcher_config(up.addr, false)).await;
+    let plain = b"GET /open/plain HTTP/1.1\r\nHost: gw.test\r\n\r\n";
+    let (one, two) = two_on_one(gw.addr, plain, LOCKED).await;
     assert_eq!(status_of(&one), 502, "{one}");
     assert_eq!(status_of(&two), 401, "{two}");
 
