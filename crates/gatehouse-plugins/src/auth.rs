@@ -162,6 +162,16 @@ impl AuthGate {
         Flow::Respond(response)
     }
 
+    /// The refusal of a request whose credentials for two methods name two callers (or one of
+    /// them is invalid), under `any_of`.
+    fn two_callers(method: &Arc<dyn Authenticator>) -> AuthFailure {
+        AuthFailure {
+            challenge: Some(method.challenge()),
+            reason: "credentials of two methods",
+            ..AuthFailure::ambiguous("")
+        }
+    }
+
     fn missing(&self, cx: &mut RequestContext) -> Flow {
         let challenge = self.methods.first().map(|m| m.challenge());
         let failure = AuthFailure {
@@ -206,11 +216,19 @@ impl Plugin for AuthGate {
                     presented += 1;
                     match &mut found {
                         None => found = Some(identity),
+                        // `any_of`: a second method found a credential of another caller.
+                        Some(first) if self.mode == AuthMode::AnyOf => {
+                            if !first.same_caller(&identity) {
+                                return Ok(self.refuse(cx, &Self::two_callers(method)));
+                            }
+                        }
                         Some(first) => first.add_roles(identity.roles),
                     }
-                    if self.mode == AuthMode::AnyOf {
-                        break;
-                    }
+                }
+                // `any_of`: another method's credential next to the accepted one, and it is not
+                // valid: the upstream would still receive it.
+                AuthOutcome::Rejected(_) if found.is_some() && self.mode == AuthMode::AnyOf => {
+                    return Ok(self.refuse(cx, &Self::two_callers(method)));
                 }
                 AuthOutcome::Rejected(failure) => return Ok(self.refuse(cx, &failure)),
                 AuthOutcome::NoCredentials => {}

@@ -30,6 +30,17 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Whether `other` names the same caller: the same consumer, or (without consumers) the same
+    /// subject. Two credentials of one caller (a client certificate and an API key of one
+    /// consumer) are not ambiguous.
+    pub fn same_caller(&self, other: &Identity) -> bool {
+        match (&self.consumer_id, &other.consumer_id) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => self.subject.is_some() && self.subject == other.subject,
+            _ => false,
+        }
+    }
+
     /// An identity for `consumer`, produced by `method`.
     pub fn for_consumer(method: &'static str, consumer: &Consumer) -> Identity {
         Identity {

@@ -554,3 +554,63 @@ async fn identities_that_cannot_be_forwarded_get_401() {
     assert_eq!(header(&r.json(), "x-user-id").as_deref(), Some("user-1"));
     assert!(r.json()["headers"].get("x-user-email").is_none());
 }
+
+/// A route that accepts an API key or an HS256 token (`any_of`): credentials of two callers, or
+/// a valid one next to an invalid one, are refused — the upstream would receive both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_and_a_token_of_another_caller_are_refused() {
+    let Some(m) = mint() else { return };
+    let echo = spawn_echo().await;
+    let key = "bob-key-5f1e2d";
+    let yaml = format!(
+        r#"{PUBLIC_LISTENER_NO_ADMIN}upstreams:
+  backend:
+    targets: ["{}"]
+consumers:
+  - {{ id: bob, api_keys: [{{ sha256: "{}" }}] }}
+routes:
+  - name: both
+    match: {{ path: {{ prefix: /both }} }}
+    upstream: backend
+    plugins:
+      - key_auth: {{ header: x-api-key }}
+      - jwt:
+          issuers:
+            - issuer: "{HS_ISSUER}"
+              audiences: [api]
+              algorithms: [HS256]
+              keys: {{ secret: "{SECRET}" }}
+"#,
+        echo.addr,
+        gatehouse_testkit::keys::sha256_hex_via_cli(key)
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let token = format!("Bearer {}", token(&m, "valid_hs256"));
+    let url = gw.url("/both/x");
+    // Each alone is fine.
+    let r = get(&url, &[("x-api-key", key)]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(header(&r.json(), "x-consumer-id").as_deref(), Some("bob"));
+    let r = get(&url, &[("authorization", &token)]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(header(&r.json(), "x-user-id").as_deref(), Some("user-3"));
+    let hits = echo.hits();
+    // Bob's key with user-3's token, and bob's key with a forged token: 401, nothing forwarded.
+    for authorization in [token.as_str(), "Bearer not.a.token"] {
+        let r = get(
+            &url,
+            &[("x-api-key", key), ("authorization", authorization)],
+        )
+        .await;
+        assert_eq!(r.status, 401, "{authorization}");
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("more than one credential")
+        );
+        assert!(!String::from_utf8_lossy(&r.body).contains(key));
+    }
+    assert_eq!(echo.hits(), hits);
+}

@@ -289,3 +289,51 @@ fn header_safe_values() {
         assert!(!crate::header_safe(bad), "{bad:?}");
     }
 }
+
+fn ok_alice_again() -> AuthOutcome {
+    AuthOutcome::Authenticated(Identity {
+        method: "b",
+        subject: Some("alice".into()),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn any_of_refuses_credentials_of_two_callers_or_an_invalid_second_one() {
+    // A valid key of alice next to a valid token of bob: which caller would the upstream see?
+    for second in [ok_b as fn() -> AuthOutcome, bad] {
+        let gate = AuthGate::new(
+            vec![method("a", ok_a), method("b", second)],
+            Some(&policy(AuthMode::AnyOf, Some("guest"))),
+            &registry(),
+        );
+        let (cx, flow) = run(&gate).await;
+        assert_eq!(status(&flow), Some(StatusCode::UNAUTHORIZED));
+        assert!(cx.identity.is_none());
+        let Flow::Respond(r) = flow else {
+            unreachable!()
+        };
+        let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(
+            body["detail"],
+            "the request carries more than one credential; send exactly one"
+        );
+    }
+    // Two credentials of one caller are fine; a method with nothing to see changes nothing.
+    let gate = AuthGate::new(
+        vec![
+            method("a", ok_a),
+            method("b", ok_alice_again),
+            method("c", none),
+        ],
+        None,
+        &registry(),
+    );
+    let (cx, flow) = run(&gate).await;
+    assert_eq!(status(&flow), None);
+    let identity = cx.identity.unwrap();
+    assert_eq!(
+        (identity.method, identity.subject.as_deref()),
+        ("a", Some("alice"))
+    );
+}
