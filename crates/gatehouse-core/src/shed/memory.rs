@@ -1,9 +1,10 @@
 //! The process's resident memory, sampled from `/proc/self/statm` every 100 ms by a background
 //! task (requests only read an atomic), less what the allocator kept while the gateway was idle.
 //!
-//! glibc keeps memory freed by many threads in its arenas: after a burst (thousands of HTTP/2
-//! streams) the resident set stays up although the gateway holds nothing, and shedding on it alone
-//! refused every request long after the burst was gone. So each sample taken with no request in
+//! An allocator may keep memory freed by many threads for reuse (glibc's arenas do, for good): after
+//! a burst (thousands of HTTP/2 streams) the resident set stays up although the gateway holds
+//! nothing, and shedding on it alone refused every request long after the burst was gone (the
+//! `gatehouse` binary's jemalloc returns it within seconds, but the core makes no assumption). So each sample taken with no request in
 //! flight records the resident set as *quiescent*, and the figure compared with `max_memory` is
 //! the baseline (the first sample) plus the growth since the last quiescent sample: memory the
 //! gateway is using for the work in flight, not memory the allocator will hand out again.
