@@ -322,6 +322,9 @@ impl Shared {
 async fn sync_loop(shared: Weak<Shared>, every: Duration) {
     let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick completes at once: a new limiter has nothing to sync yet. Skipping it also
+    // keeps a late-scheduled first sync from racing the first decisions (a flaky test once).
+    tick.tick().await;
     loop {
         tick.tick().await;
         let Some(shared) = shared.upgrade() else {
