@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
         let (piece, tail) = rest.split_at(size.min(rest.len()));
         let before = scanner.status();
         let after = scanner.feed(piece);
-        assert!(before == Status::Scanning || before == after, "{before:?} -> {after:?}");
+        assert!(
+            before == Status::Scanning || before == after,
+            "{before:?} -> {after:?}"
+        );
         rest = tail;
         size = (size * 7 + usize::from(seed)) % 31 + 1;
     }

@@ -5,7 +5,8 @@
 use std::sync::LazyLock;
 
 use gatehouse_config::model::{
-    HeaderMatch, HostMatch, PathMatch, QueryMatch, Rewrite, Route, RouteMatch, ValueMatch,
+    HeaderMatch, HostMatch, PathMatch, QueryMatch, Rewrite, Route, RouteMatch, RouteResilience,
+    ValueMatch,
 };
 use gatehouse_router::{RouteRequest, RouteTable, host_of, normalize_path};
 use http::{HeaderMap, HeaderName, Method};
@@ -27,6 +28,7 @@ fn route(name: &str, hosts: Vec<HostMatch>, path: PathMatch, rewrite: Option<Rew
         websocket: false,
         plugins: Vec::new(),
         auth: None,
+        resilience: RouteResilience::default(),
     }
 }
 

@@ -16,11 +16,12 @@ use http::header::{self, HeaderValue};
 use http::{Version, request::Parts};
 
 /// Why a request's authority was refused (the problem+json `detail`).
-pub(crate) type Refusal = &'static str;
+pub type Refusal = &'static str;
 
-/// The authority of `parts`, checked as described in the module docs. `Ok(None)` only for an
-/// HTTP/1.0 request without `Host`.
-pub(crate) fn request_authority(parts: &Parts) -> Result<Option<HeaderValue>, Refusal> {
+/// The authority of `parts`, checked as described in the module docs: the `Host` header (or, with
+/// none, the target's authority) when every check passes, `Ok(None)` only for an HTTP/1.0 request
+/// without `Host`, and the refusal's reason otherwise.
+pub fn request_authority(parts: &Parts) -> Result<Option<HeaderValue>, Refusal> {
     let mut hosts = parts.headers.get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
@@ -62,8 +63,10 @@ pub(crate) fn request_authority(parts: &Parts) -> Result<Option<HeaderValue>, Re
     Ok(Some(chosen))
 }
 
-/// Whether `value` is a plain `host[:port]` (see the module docs).
-pub(crate) fn is_valid(value: &[u8]) -> bool {
+/// Whether `value` is a plain `host[:port]` (see the module docs): a DNS name of at most 253
+/// bytes, an IPv4 address or a bracketed IPv6 literal, then an optional port of 1–5 digits up to
+/// 65535.
+pub fn is_valid(value: &[u8]) -> bool {
     let (host, port) = match value.first() {
         Some(b'[') => match value.iter().position(|&b| b == b']') {
             Some(end) => {

@@ -8,7 +8,6 @@
 //! ```
 
 mod access_log;
-mod authority;
 mod body;
 mod cache_stage;
 mod error;
@@ -24,6 +23,9 @@ mod trace;
 mod upstream_call;
 mod usage;
 
+/// The request's one authority (`Host`, `:authority`, absolute-form targets), checked once before
+/// routing (public for the fuzz targets).
+pub mod authority;
 pub mod echo;
 pub mod forwarding;
 pub mod metrics;
