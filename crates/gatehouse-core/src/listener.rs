@@ -24,6 +24,48 @@ use crate::metrics::Refusal;
 use crate::proxy;
 use crate::tls::ServerTls;
 
+/// `AsyncWrite` for a read-side watcher `$guard<I>` (a pin-projected struct with an `io: I`
+/// field): every write goes straight through to `io`.
+macro_rules! write_through {
+    ($guard:ident) => {
+        impl<I: tokio::io::AsyncWrite> tokio::io::AsyncWrite for $guard<I> {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.project().io.poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.project().io.poll_write_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                self.io.is_write_vectored()
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.project().io.poll_flush(cx)
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.project().io.poll_shutdown(cx)
+            }
+        }
+    };
+}
+
 pub mod framing;
 pub mod h2_watch;
 mod per_ip;
